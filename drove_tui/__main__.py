@@ -1,0 +1,3 @@
+from drove_tui.cli import main
+
+raise SystemExit(main())

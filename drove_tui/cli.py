@@ -1,0 +1,109 @@
+"""The headless front door: `drove-tui --run SPEC`, the subcommands, and the launcher of the TUI.
+
+Never imports Textual (import-linter contract + tests/unit/test_headless_imports.py). Heavy
+modules are imported inside handlers so that `--help` and `spec validate` start fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+
+from drove_tui.errors import DroveError, ExitCode
+
+# Subcommand modules under drove_tui.commands; each has register(subparsers, common).
+COMMAND_MODULES = ("spec", "inventory", "hosts", "tasks")
+
+EPILOG = """examples:
+  drove-tui --run examples/hello.yaml -i inventory.yaml      run one task, stream its logs
+  drove-tui --run spec.yaml --fan-out 'tag:web' --parallel 4  one task per matching host
+  drove-tui tasks list --state RUNNING                        what the store knows
+  drove-tui -i inventory.yaml                                 open the terminal app
+"""
+
+
+def common_options() -> argparse.ArgumentParser:
+    """Options accepted before or after any subcommand (SUPPRESS keeps a sub-parser from
+    overwriting a value given at the top level with its default)."""
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument(
+        "-i",
+        "--inventory",
+        metavar="FILE",
+        default=argparse.SUPPRESS,
+        help="inventory file (native YAML, Ansible YAML/INI); default: DROVE_TUI_INVENTORY, "
+        "else the local host only",
+    )
+    common.add_argument(
+        "--state",
+        metavar="PATH",
+        default=argparse.SUPPRESS,
+        help="state file; default: DROVE_TUI_STATE, else $XDG_STATE_HOME/drove-tui/state.db",
+    )
+    return common
+
+
+def build_parser() -> argparse.ArgumentParser:
+    common = common_options()
+    parser = argparse.ArgumentParser(
+        prog="drove-tui",
+        description="Agentless cluster manager for short-lived container tasks (Drove's task "
+        "model). With no command it opens the terminal app.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        parents=[common],
+    )
+    parser.add_argument("--version", action="version", version=_version())
+    run = parser.add_argument_group("headless run (see docs/cli.md)")
+    run.add_argument("--run", metavar="SPEC", help="run one task from a spec file ('-' = stdin)")
+    run.add_argument("--fan-out", metavar="PATTERN", help="one task per host matching PATTERN")
+    run.add_argument("--parallel", type=int, metavar="N", help="at most N fan-out hosts at once")
+    run.add_argument("--fail-fast", action="store_true", help="stop scheduling after a failure")
+    run.add_argument("--detach", action="store_true", help="return once the task is RUNNING")
+    run.add_argument("--json", action="store_true", help="JSON lines instead of human text")
+    run.add_argument("--timeout", metavar="DURATION", help="operation timeout, e.g. '5 minutes'")
+    run.add_argument(
+        "--kill-on-interrupt", action="store_true", help="Ctrl-C kills the task (default: detach)"
+    )
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name in COMMAND_MODULES:
+        module = importlib.import_module(f"drove_tui.commands.{name}")
+        module.register(subparsers, common)
+    return parser
+
+
+def _version() -> str:
+    from drove_tui import __version__
+
+    return f"drove-tui {__version__}"
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        if args.run is not None:
+            from drove_tui.commands import run
+
+            return run.run(args)
+        if getattr(args, "handler", None) is not None:
+            code: int = args.handler(args)
+            return code
+        if any(getattr(args, flag) for flag in ("fan_out", "detach", "json", "fail_fast")):
+            parser.error("--fan-out, --detach, --json and --fail-fast need --run SPEC")
+        # The TUI is loaded by name so that the headless path never imports Textual.
+        app = importlib.import_module("drove_tui.tui.app")
+        tui_code: int = app.run_app(args)
+        return tui_code
+    except DroveError as err:
+        print(f"drove-tui: {err}", file=sys.stderr)
+        return int(err.exit_code)
+    except KeyboardInterrupt:
+        print("drove-tui: interrupted", file=sys.stderr)
+        return int(ExitCode.INTERRUPTED)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,1 @@
+"""How we reach hosts: SSH and local transports, the quoting command builder, probes, host health."""

@@ -1,0 +1,1 @@
+"""Headless subcommands. Each module exposes register(subparsers, common) and never imports Textual."""

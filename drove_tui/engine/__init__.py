@@ -1,0 +1,1 @@
+"""What we decide and remember: placement, the task lifecycle, the store, recovery."""

@@ -1,0 +1,1 @@
+"""The task store: a small interface, SQLite by default."""

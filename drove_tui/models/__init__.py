@@ -1,0 +1,1 @@
+"""What things are: task spec, inventory, host facts, task info, states. Pydantic, no I/O."""
