@@ -1,0 +1,10 @@
+"""`drove-tui tasks ...` (placeholder until its owner fills it)."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+
+def register(subparsers: Any, common: argparse.ArgumentParser) -> None:
+    """Add this command group to the root parser."""
