@@ -1,0 +1,122 @@
+"""The store interface the engine and the commands use; SQLite today, PostgreSQL later.
+
+Rules every implementation keeps:
+
+- every state change is one transaction, applied only if the task is still in the state the
+  caller read (compare-and-set), so two processes can never both advance a task;
+- a transition row is written exactly when the state change is applied;
+- a spec is written with its secrets masked;
+- calls are short and synchronous (the engine calls them from asyncio directly).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Protocol
+
+from drove_tui.errors import DroveError, ExitCode, InvalidInput
+from drove_tui.models.host import HostStatus
+from drove_tui.models.states import TaskState
+from drove_tui.models.task import TaskRecord, Transition
+
+
+class TaskExists(InvalidInput):
+    """CREATE of an (app, task) pair the store already holds, even a finished one (Drove)."""
+
+
+class IllegalTransition(DroveError):  # noqa: N818 (the name the engine codes against)
+    """A move the state machine does not allow; the engine turns the task LOST instead."""
+
+    exit_code = ExitCode.FAILED
+
+
+class TaskNotTerminal(InvalidInput):
+    """Delete of a task that may still run."""
+
+
+class Store(Protocol):
+    """Durable record of tasks, their transitions, host probes and leases."""
+
+    @property
+    def store_id(self) -> str:
+        """Random id of this store, put on containers as label ``drove.owner``."""
+        ...
+
+    @property
+    def path(self) -> str:
+        """Where the store lives (a file path or a URL), for messages."""
+        ...
+
+    def create_task(self, record: TaskRecord) -> None:
+        """Insert a new task and its creation transition; raises TaskExists."""
+        ...
+
+    def get_task(self, app: str, task: str) -> TaskRecord | None:
+        """The task, or None when the store has no such (app, task)."""
+        ...
+
+    def list_tasks(
+        self,
+        *,
+        state: TaskState | None = None,
+        app: str | None = None,
+        updated_after: float | None = None,
+    ) -> list[TaskRecord]:
+        """Tasks in creation order, optionally filtered."""
+        ...
+
+    def transition(
+        self,
+        app: str,
+        task: str,
+        expected: TaskState,
+        new: TaskState,
+        reason: str,
+        **fields: Any,
+    ) -> bool:
+        """Move ``expected -> new`` and set ``fields`` in one transaction, only if the task is
+        still ``expected``; False when it was not (someone else moved it) or is gone.
+        Raises IllegalTransition when the state machine forbids the move."""
+        ...
+
+    def update_fields(self, app: str, task: str, expected: TaskState, **fields: Any) -> bool:
+        """Set ``fields`` without a state change, only if the task is still ``expected``."""
+        ...
+
+    def history(self, app: str, task: str) -> list[Transition]:
+        """Every applied transition of the task, oldest first."""
+        ...
+
+    def delete_task(self, app: str, task: str) -> None:
+        """Forget a terminal task so its id can be used again; raises TaskNotTerminal or
+        TaskNotFound."""
+        ...
+
+    def prune(self, older_than_s: float, *, now: float | None = None) -> int:
+        """Delete terminal tasks finished more than ``older_than_s`` ago; returns how many."""
+        ...
+
+    def acquire(
+        self, app: str, task: str, owner: str, ttl_s: float, *, now: float | None = None
+    ) -> bool:
+        """Take the task's lease if it is free, lapsed or already ``owner``'s."""
+        ...
+
+    def renew_all(self, owner: str, ttl_s: float, *, now: float | None = None) -> int:
+        """Extend every lease ``owner`` holds; returns how many."""
+        ...
+
+    def release(self, app: str, task: str, owner: str) -> bool:
+        """Give the lease back (only ``owner`` can)."""
+        ...
+
+    def save_host_status(self, status: HostStatus) -> None:
+        """Remember the latest probe of a host."""
+        ...
+
+    def load_host_statuses(self) -> list[HostStatus]:
+        """The last remembered probe of every host."""
+        ...
+
+    def close(self) -> None:
+        """Release the store's resources."""
+        ...
