@@ -1,1 +1,1 @@
-"""How we reach hosts: SSH and local transports, the quoting command builder, probes, host health."""
+"""How we reach hosts: SSH and local transports, the quoting builder, probes, host health."""

@@ -1,0 +1,135 @@
+"""The local transport (`connection: local`): the same interface as SSH, over subprocesses.
+
+Each command runs as `sh -c LINE` in a session of its own, so that giving up on it can kill
+its whole process group (the shell and everything it started), just as the SSH transport does
+on a remote host.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import signal
+from collections.abc import AsyncIterator
+
+from drove_tui.cluster.command import Command
+from drove_tui.cluster.transport import CommandTimeout, RunResult, StreamName
+
+# How long a TERMed process group gets before it is KILLed.
+KILL_GRACE_S = 2.0
+
+
+class LocalTransport:
+    """Runs commands on this machine."""
+
+    def __init__(self, host: str = "localhost") -> None:
+        self.host = host
+
+    async def _spawn(self, cmd: Command, *, stdin: bool) -> asyncio.subprocess.Process:
+        return await asyncio.create_subprocess_exec(
+            "sh",
+            "-c",
+            cmd.line(),
+            stdin=asyncio.subprocess.PIPE if stdin else asyncio.subprocess.DEVNULL,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+            start_new_session=True,
+        )
+
+    async def run(
+        self,
+        cmd: Command,
+        *,
+        stdin: bytes | None = None,
+        timeout: float | None = None,  # noqa: ASYNC109
+    ) -> RunResult:
+        """Run `cmd` to completion; past `timeout` kill its process group and raise."""
+        proc = await self._spawn(cmd, stdin=stdin is not None)
+        try:
+            async with asyncio.timeout(timeout):
+                out, err = await proc.communicate(stdin)
+        except TimeoutError:
+            await _kill_group(proc)
+            raise CommandTimeout(
+                self.host, f"{self.host}: `{cmd}` did not finish within {timeout:g} s"
+            ) from None
+        except BaseException:
+            await asyncio.shield(_kill_group(proc))
+            raise
+        return RunResult(exit_status=_status(proc), stdout=out, stderr=err)
+
+    async def stream(
+        self,
+        cmd: Command,
+        *,
+        timeout: float | None = None,  # noqa: ASYNC109
+    ) -> AsyncIterator[tuple[StreamName, bytes]]:
+        """Yield output lines (without the newline); closing the iterator kills `cmd`."""
+        # asyncio.timeout() must not span a yield (it would cancel the consumer), so each
+        # await gets the time left until one deadline instead.
+        deadline = None if timeout is None else asyncio.get_running_loop().time() + timeout
+        proc = await self._spawn(cmd, stdin=False)
+        assert proc.stdout is not None and proc.stderr is not None
+        queue: asyncio.Queue[tuple[StreamName, bytes] | None] = asyncio.Queue(maxsize=1024)
+        readers = [
+            asyncio.create_task(_pump("stdout", proc.stdout, queue)),
+            asyncio.create_task(_pump("stderr", proc.stderr, queue)),
+        ]
+        finished = False
+        try:
+            open_readers = len(readers)
+            while open_readers:
+                async with asyncio.timeout_at(deadline):
+                    item = await queue.get()
+                if item is None:
+                    open_readers -= 1
+                else:
+                    yield item
+            async with asyncio.timeout_at(deadline):
+                await proc.wait()
+            finished = True
+        except TimeoutError:
+            raise CommandTimeout(
+                self.host, f"{self.host}: `{cmd}` did not finish within {timeout:g} s"
+            ) from None
+        finally:
+            for reader in readers:
+                reader.cancel()
+            if not finished:
+                await asyncio.shield(_kill_group(proc))
+
+    async def close(self) -> None:
+        """Nothing to release for local commands."""
+
+
+async def _pump(
+    name: StreamName,
+    reader: asyncio.StreamReader,
+    queue: asyncio.Queue[tuple[StreamName, bytes] | None],
+) -> None:
+    while line := await reader.readline():
+        await queue.put((name, line.rstrip(b"\n")))
+    await queue.put(None)
+
+
+def _status(proc: asyncio.subprocess.Process) -> int:
+    code = proc.returncode
+    assert code is not None
+    # Report death by signal the way a shell does (128 + signal number).
+    return 128 - code if code < 0 else code
+
+
+async def _kill_group(proc: asyncio.subprocess.Process) -> None:
+    """TERM the process group, then KILL it if it lingers."""
+    if proc.returncode is not None:
+        return
+    for sig, wait_s in ((signal.SIGTERM, KILL_GRACE_S), (signal.SIGKILL, KILL_GRACE_S)):
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, sig)
+        try:
+            async with asyncio.timeout(wait_s):
+                await proc.wait()
+            return
+        except TimeoutError:
+            continue

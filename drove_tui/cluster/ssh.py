@@ -1,0 +1,377 @@
+"""The SSH transport: one asyncssh connection per host, many channels over it.
+
+- One connection per host, opened on first use and reused by every command; a lost connection
+  is reopened by the next call, after a short backoff that grows with repeated failures.
+- A per-host cap on concurrent channels (`max_channels`, below sshd's MaxSessions of 10);
+  if sshd still refuses a channel (other clients share the limit), we wait and retry.
+- A global cap on handshakes in flight (they are CPU bound; hundreds at once fail).
+- Host keys are checked by `hostkeys.HostKeyCheck`; `known_hosts` is never None.
+- Every command runs under `setsid` in a process group of its own whose id it reports first
+  on stderr, so that giving up on it can kill the whole group over a fresh channel: closing
+  the channel alone leaves the remote process running.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import re
+import socket
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import asyncssh
+
+from drove_tui.cluster import hostkeys
+from drove_tui.cluster.command import Command
+from drove_tui.cluster.transport import (
+    CONNECTION_LOST,
+    DNS,
+    REFUSED,
+    SSH_ERROR,
+    TIMEOUT,
+    AuthFailed,
+    CommandTimeout,
+    RunResult,
+    StreamName,
+    TransportError,
+    Unreachable,
+)
+
+if TYPE_CHECKING:
+    from drove_tui.models.inventory import HostConfig
+
+# The wrapper every command runs in: a new session (so a process group of its own) whose
+# leader reports its pid, then evaluates the quoted command line passed as "$1".
+_WRAPPER = 'echo "@drove-pgid $$" >&2; eval "$1"'
+_MARKER = re.compile(rb"^@drove-pgid (\d+)\n?$")
+# TERM the group, give it 2 s, then KILL it.
+_KILL_SCRIPT = (
+    'kill -TERM -- "-$1" 2>/dev/null || exit 0; i=0; while [ $i -lt 20 ]; do '
+    'kill -0 -- "-$1" 2>/dev/null || exit 0; sleep 0.1; i=$((i+1)); done; '
+    'kill -KILL -- "-$1" 2>/dev/null; exit 0'
+)
+KILL_TIMEOUT_S = 10.0
+CHANNEL_RETRY_MAX_S = 1.0
+CHANNEL_RETRY_TOTAL_S = 30.0
+
+ConnectionSource = Callable[[], Awaitable[asyncssh.SSHClientConnection]]
+
+
+def wrap(cmd: Command) -> Command:
+    """`cmd` run by setsid in a process group of its own that reports its id on stderr."""
+    return Command("exec", "setsid", "-w", "sh", "-c", _WRAPPER, "drove", cmd.line())
+
+
+class _Client(asyncssh.SSHClient):
+    def __init__(self, check: hostkeys.HostKeyCheck, on_lost: Callable[[_Client], None]) -> None:
+        self._check = check
+        self._on_lost = on_lost
+
+    def validate_host_public_key(
+        self, host: str, addr: str, port: int, key: asyncssh.SSHKey
+    ) -> bool:
+        return self._check.validate(key)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._on_lost(self)
+
+
+class SshTransport:
+    """Runs commands on one host over SSH."""
+
+    def __init__(
+        self,
+        host: HostConfig,
+        *,
+        handshakes: asyncio.Semaphore | None = None,
+        bastion: ConnectionSource | None = None,
+        user_known_hosts: Path | None = None,
+        max_backoff_s: float = 2.0,
+    ) -> None:
+        self.host = host.name
+        self.config = host
+        self._handshakes = handshakes or asyncio.Semaphore(32)
+        self._bastion = bastion
+        self._user_known_hosts = user_known_hosts
+        self._max_backoff_s = max_backoff_s
+        self._channels = asyncio.Semaphore(host.max_channels)
+        self._lock = asyncio.Lock()
+        self._conn: asyncssh.SSHClientConnection | None = None
+        self._client: _Client | None = None
+        self._failures = 0
+        self._retry_at = 0.0
+        self._last_error: TransportError | None = None
+
+    @property
+    def where(self) -> str:
+        """`name (address:port)`, how messages name this host."""
+        return f"{self.host} ({self.config.address}:{self.config.port})"
+
+    # --- connection -------------------------------------------------------------------------
+
+    async def connection(self) -> asyncssh.SSHClientConnection:
+        """The host's connection, opened (or reopened after a backoff) on demand."""
+        async with self._lock:
+            if self._conn is not None:
+                return self._conn
+            if self._last_error is not None and time.monotonic() < self._retry_at:
+                raise self._last_error
+            try:
+                conn = await self._open()
+            except TransportError as err:
+                self._failures += 1
+                backoff = min(self._max_backoff_s, 0.25 * 2 ** (self._failures - 1))
+                self._retry_at = time.monotonic() + backoff
+                self._last_error = err
+                raise
+            self._failures = 0
+            self._last_error = None
+            self._conn = conn
+            return conn
+
+    async def _open(self) -> asyncssh.SSHClientConnection:
+        host = self.config
+        files = hostkeys.known_hosts_files(host, self._user_known_hosts)
+        check = hostkeys.HostKeyCheck(host, files)
+        tunnel: Any = () if self._bastion is None else await self._bastion()
+        options: dict[str, Any] = {
+            "port": host.port,
+            "username": host.user,
+            "known_hosts": check.known,
+            "host_key_alias": None,
+            "config": None,  # the inventory loader already merged ~/.ssh/config
+            "tunnel": tunnel,
+            "connect_timeout": host.connect_timeout,
+            "login_timeout": host.connect_timeout,
+            "keepalive_interval": host.keepalive_interval,
+            "keepalive_count_max": host.keepalive_count_max,
+        }
+        if host.identity_file:
+            options["client_keys"] = [_expand(host.identity_file)]
+        client = _Client(check, self._lost)
+        async with self._handshakes:
+            try:
+                conn, _ = await asyncssh.create_connection(lambda: client, host.address, **options)
+            except asyncssh.HostKeyNotVerifiable as err:
+                if check.refusal is not None:
+                    raise check.refusal from None
+                raise self._unreachable(SSH_ERROR, f"host key not verifiable: {err}") from None
+            except asyncssh.PermissionDenied:
+                user = host.user or "the local user"
+                raise AuthFailed(
+                    self.host,
+                    f"{self.where}: authentication failed for {user}; check the user and "
+                    "identity_file in the inventory, or load the key into ssh-agent",
+                ) from None
+            except ConnectionRefusedError:
+                raise self._unreachable(
+                    REFUSED, "connection refused; check that sshd runs there on that port"
+                ) from None
+            except TimeoutError:
+                raise self._unreachable(
+                    TIMEOUT,
+                    f"no answer within {host.connect_timeout:g} s; check the address and "
+                    "any firewall on the way",
+                ) from None
+            except socket.gaierror as err:
+                raise self._unreachable(DNS, f"cannot resolve the address: {err}") from None
+            except (OSError, asyncssh.Error) as err:
+                raise self._unreachable(SSH_ERROR, f"cannot connect: {err}") from None
+        self._client = client
+        return conn
+
+    def _lost(self, client: _Client) -> None:
+        # Only forget the connection this client belongs to (a newer one may exist).
+        if client is self._client:
+            self._conn = None
+            self._client = None
+
+    def _unreachable(self, reason: str, detail: str) -> Unreachable:
+        return Unreachable(self.host, reason, f"{self.where}: {detail}")
+
+    async def close(self) -> None:
+        """Close the connection; the next call opens a new one."""
+        conn, self._conn, self._client = self._conn, None, None
+        if conn is not None:
+            conn.close()
+            with contextlib.suppress(Exception):
+                await conn.wait_closed()
+
+    # --- channels ---------------------------------------------------------------------------
+
+    async def _process(self, line: str) -> asyncssh.SSHClientProcess[bytes]:
+        """Open a channel running `line`, retrying while sshd refuses new channels."""
+        delay = 0.05
+        give_up = time.monotonic() + CHANNEL_RETRY_TOTAL_S
+        while True:
+            conn = await self.connection()
+            try:
+                proc: asyncssh.SSHClientProcess[bytes] = await conn.create_process(
+                    line, encoding=None
+                )
+                return proc
+            except asyncssh.ChannelOpenError as err:
+                # MaxSessions reached (other clients share it): wait for a channel to close.
+                if time.monotonic() > give_up:
+                    raise self._unreachable(SSH_ERROR, f"sshd refuses channels: {err}") from None
+                await asyncio.sleep(delay)
+                delay = min(CHANNEL_RETRY_MAX_S, delay * 2)
+            except (asyncssh.ConnectionLost, asyncssh.DisconnectError, OSError) as err:
+                await self._forget(err)
+
+    async def _forget(self, err: BaseException) -> None:
+        await self.close()
+        raise self._unreachable(CONNECTION_LOST, f"connection lost: {err}") from None
+
+    async def _pgid(self, proc: asyncssh.SSHClientProcess[bytes]) -> tuple[int | None, bytes]:
+        """Read the wrapper's marker; returns (pgid, the line if it was not the marker)."""
+        first: bytes = await proc.stderr.readline()
+        match = _MARKER.match(first)
+        return (int(match.group(1)), b"") if match else (None, first)
+
+    async def _kill(self, pgid: int | None) -> None:
+        """Kill an abandoned command's process group over a fresh channel (best effort)."""
+        if pgid is None:
+            return
+        line = Command.script(_KILL_SCRIPT, pgid).line()
+        with contextlib.suppress(Exception):
+            async with asyncio.timeout(KILL_TIMEOUT_S):
+                proc = await self._process(line)
+                await proc.wait()
+
+    # --- the Transport interface ------------------------------------------------------------
+
+    async def run(
+        self,
+        cmd: Command,
+        *,
+        stdin: bytes | None = None,
+        timeout: float | None = None,  # noqa: ASYNC109
+    ) -> RunResult:
+        """Run `cmd` to completion; past `timeout` (which covers connecting) kill it and raise."""
+        state: dict[str, Any] = {"pgid": None, "proc": None}
+        try:
+            async with asyncio.timeout(timeout):
+                return await self._run(cmd, stdin, state)
+        except TimeoutError:
+            await self._abandon(state)
+            if state["proc"] is None:
+                raise self._unreachable(
+                    TIMEOUT, f"not reached within {timeout:g} s; check the host and network"
+                ) from None
+            raise CommandTimeout(
+                self.host, f"{self.where}: `{cmd}` did not finish within {timeout:g} s"
+            ) from None
+        except BaseException:
+            await asyncio.shield(self._abandon(state))
+            raise
+
+    async def _run(self, cmd: Command, stdin: bytes | None, state: dict[str, Any]) -> RunResult:
+        async with self._channels:
+            proc = await self._process(wrap(cmd).line())
+            state["proc"] = proc
+            try:
+                pgid, head = await self._pgid(proc)
+                state["pgid"] = pgid
+
+                async def feed() -> None:
+                    if stdin:
+                        proc.stdin.write(stdin)
+                        await proc.stdin.drain()
+                    proc.stdin.write_eof()
+
+                out, err, _ = await asyncio.gather(proc.stdout.read(), proc.stderr.read(), feed())
+                await proc.wait_closed()
+            except (asyncssh.ConnectionLost, asyncssh.DisconnectError, BrokenPipeError) as lost:
+                state["proc"] = None  # no way left to reach it
+                await self._forget(lost)
+            state["proc"] = None  # finished: nothing to kill
+            return RunResult(_exit_status(proc), out, head + err)
+
+    async def _abandon(self, state: dict[str, Any]) -> None:
+        proc: asyncssh.SSHClientProcess[bytes] | None = state["proc"]
+        if proc is None:
+            return
+        pgid = state["pgid"]
+        if pgid is None:
+            # The marker is the wrapper's first output: give it a moment before giving up.
+            with contextlib.suppress(Exception):
+                async with asyncio.timeout(2):
+                    pgid, _ = await self._pgid(proc)
+        proc.close()
+        await self._kill(pgid)
+
+    async def stream(
+        self,
+        cmd: Command,
+        *,
+        timeout: float | None = None,  # noqa: ASYNC109
+    ) -> AsyncIterator[tuple[StreamName, bytes]]:
+        """Yield output lines (without the newline); closing the iterator kills `cmd`."""
+        # asyncio.timeout() must not span a yield (it would cancel the consumer), so each
+        # await gets the time left until one deadline instead.
+        deadline = None if timeout is None else asyncio.get_running_loop().time() + timeout
+        state: dict[str, Any] = {"pgid": None, "proc": None}
+        queue: asyncio.Queue[tuple[StreamName, bytes] | None] = asyncio.Queue(maxsize=1024)
+        readers: list[asyncio.Task[None]] = []
+        try:
+            async with asyncio.timeout_at(deadline):
+                await self._channels.acquire()
+            try:
+                async with asyncio.timeout_at(deadline):
+                    proc = await self._process(wrap(cmd).line())
+                    state["proc"] = proc
+                    pgid, head = await self._pgid(proc)
+                    state["pgid"] = pgid
+                    proc.stdin.write_eof()
+                if head:
+                    yield "stderr", head.rstrip(b"\n")
+                readers = [
+                    asyncio.create_task(_pump("stdout", proc.stdout, queue)),
+                    asyncio.create_task(_pump("stderr", proc.stderr, queue)),
+                ]
+                open_readers = len(readers)
+                while open_readers:
+                    async with asyncio.timeout_at(deadline):
+                        item = await queue.get()
+                    if item is None:
+                        open_readers -= 1
+                    else:
+                        yield item
+                async with asyncio.timeout_at(deadline):
+                    await proc.wait_closed()
+                state["proc"] = None
+            finally:
+                for reader in readers:
+                    reader.cancel()
+                await asyncio.shield(self._abandon(state))
+                self._channels.release()
+        except TimeoutError:
+            raise CommandTimeout(
+                self.host, f"{self.where}: `{cmd}` did not finish within {timeout:g} s"
+            ) from None
+
+
+async def _pump(
+    name: StreamName,
+    reader: asyncssh.SSHReader[bytes],
+    queue: asyncio.Queue[tuple[StreamName, bytes] | None],
+) -> None:
+    with contextlib.suppress(asyncssh.Error, OSError):
+        while line := await reader.readline():
+            await queue.put((name, line.rstrip(b"\n")))
+    await queue.put(None)
+
+
+def _expand(path: str) -> str:
+    return os.path.expanduser(path)
+
+
+def _exit_status(proc: asyncssh.SSHClientProcess[bytes]) -> int:
+    if proc.exit_status is not None and proc.exit_status >= 0:
+        return int(proc.exit_status)
+    return 255  # killed by a signal, or the channel closed without a status

@@ -1,0 +1,117 @@
+"""The one small interface every way of reaching a host implements, and its errors.
+
+A transport runs a `Command` on its host with a timeout that covers everything (connecting,
+opening a channel, the command itself), streams output line by line, and feeds stdin. Giving
+up on a command (timeout or cancellation) kills it on the host: nothing is left running.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Literal, Protocol
+
+from drove_tui.cluster.command import Command
+from drove_tui.errors import HostError
+
+StreamName = Literal["stdout", "stderr"]
+
+# Why a host could not be reached; shown as HostStatus.reason and in messages.
+REFUSED = "refused"
+TIMEOUT = "timeout"
+AUTH_FAILED = "auth failed"
+HOST_KEY_UNKNOWN = "host key unknown"
+HOST_KEY_CHANGED = "host key changed"
+DNS = "name not resolved"
+CONNECTION_LOST = "connection lost"
+SSH_ERROR = "ssh error"
+
+
+@dataclass(frozen=True)
+class RunResult:
+    """What a finished command left: its exit status and all its output."""
+
+    exit_status: int
+    stdout: bytes
+    stderr: bytes
+
+    @property
+    def ok(self) -> bool:
+        """True when the command exited with status 0."""
+        return self.exit_status == 0
+
+    def text(self) -> str:
+        """stdout decoded as UTF-8 (invalid bytes replaced)."""
+        return self.stdout.decode("utf-8", "replace")
+
+
+class TransportError(HostError):
+    """Something went wrong talking to a host; str() names the host and what to do."""
+
+    def __init__(self, host: str, message: str) -> None:
+        super().__init__(message)
+        self.host = host
+
+
+class Unreachable(TransportError):  # noqa: N818 (the contract's name)
+    """The host could not be reached; `reason` is one of the constants above."""
+
+    def __init__(self, host: str, reason: str, message: str) -> None:
+        super().__init__(host, message)
+        self.reason = reason
+
+
+class HostKeyUnknown(Unreachable):
+    """The host's key is in no known_hosts file (refused unless the policy is accept-new)."""
+
+    def __init__(self, host: str, message: str, fingerprint: str) -> None:
+        super().__init__(host, HOST_KEY_UNKNOWN, message)
+        self.fingerprint = fingerprint
+
+
+class HostKeyChanged(Unreachable):
+    """The host presented a key other than the one recorded: always refused."""
+
+    def __init__(self, host: str, message: str, fingerprint: str) -> None:
+        super().__init__(host, HOST_KEY_CHANGED, message)
+        self.fingerprint = fingerprint
+
+
+class AuthFailed(Unreachable):
+    """The host refused every key we offered."""
+
+    def __init__(self, host: str, message: str) -> None:
+        super().__init__(host, AUTH_FAILED, message)
+
+
+class CommandTimeout(TransportError):  # noqa: N818 (the contract's name)
+    """A command did not finish in time; it has been killed on the host."""
+
+
+class Transport(Protocol):
+    """How drove-tui runs commands on one host."""
+
+    host: str  # inventory name
+
+    async def run(
+        self,
+        cmd: Command,
+        *,
+        stdin: bytes | None = None,
+        timeout: float | None = None,  # noqa: ASYNC109
+    ) -> RunResult:
+        """Run `cmd` to completion; raise CommandTimeout (after killing it) past `timeout`."""
+        ...
+
+    def stream(
+        self,
+        cmd: Command,
+        *,
+        timeout: float | None = None,
+    ) -> AsyncIterator[tuple[StreamName, bytes]]:
+        """Yield ("stdout"|"stderr", line) as they come; closing the iterator kills `cmd`."""
+        ...
+
+    async def close(self) -> None:
+        """Release the connection; later calls reconnect."""
+        ...
