@@ -1,1 +1,2 @@
-"""Reading files people already have: spec files (JSON/YAML), inventories (native, Ansible, ~/.ssh/config)."""
+"""Reading files people already have: task specs (JSON/YAML) and inventories (native,
+Ansible YAML/INI, ~/.ssh/config). Every problem is an InvalidInput naming file and field."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Annotated, Literal
 
-from pydantic import Field
+from pydantic import Field, field_validator, model_validator
 
 from drove_tui.models.base import DroveModel
 
@@ -57,6 +57,16 @@ class RuleBasedPlacement(DroveModel):
     rule: str = Field(min_length=1)
     rule_type: RuleType = RuleType.CEL
 
+    @field_validator("rule_type")
+    @classmethod
+    def _cel_only(cls, value: RuleType) -> RuleType:
+        if value is not RuleType.CEL:
+            raise ValueError(
+                f"{value.value} rules are Drove's Java rule language and are not supported; "
+                "rewrite the rule in CEL and set ruleType: CEL (see docs/spec.md, RULE_BASED)"
+            )
+        return value
+
 
 class CombinerType(StrEnum):
     AND = "AND"
@@ -76,6 +86,10 @@ class LocalPlacement(DroveModel):
 
     type: Literal["LOCAL"]
     host_level: bool = False
+
+    @model_validator(mode="after")
+    def _refused(self) -> LocalPlacement:
+        raise ValueError(LOCAL_REFUSED)
 
 
 PlacementPolicy = Annotated[

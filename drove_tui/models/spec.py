@@ -25,10 +25,8 @@ from drove_tui.models.configs import (
 )
 from drove_tui.models.durations import Duration
 from drove_tui.models.placement import (
-    LOCAL_REFUSED,
     AnyPlacement,
     CompositePlacement,
-    LocalPlacement,
     PlacementPolicy,
     RuleBasedPlacement,
     walk_policies,
@@ -176,15 +174,6 @@ class TaskSpec(DroveModel):
             raise ValueError(
                 f"the arguments joined are {length} characters; at most {MAX_ARGS_LENGTH}"
             )
-        return value
-
-    @field_validator("placement_policy")
-    @classmethod
-    def _no_local_placement(cls, value: PlacementPolicy) -> PlacementPolicy:
-        for path, policy in walk_policies(value):
-            if isinstance(policy, LocalPlacement):
-                where = "" if path == "placementPolicy" else f" (at {path})"
-                raise ValueError(f"{LOCAL_REFUSED}{where}")
         return value
 
     @field_validator("resources")

@@ -1,0 +1,153 @@
+"""Reading a JSON/YAML document a person wrote: the text, the data, and where each field is.
+
+Every problem is an InvalidInput naming the file (and line/column for syntax errors):
+missing file, directory, empty, binary, too big, YAML/JSON syntax, duplicate keys.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import sys
+from collections.abc import Hashable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from drove_tui.errors import InvalidInput
+
+MAX_BYTES = 1024 * 1024  # a spec or inventory bigger than this is surely a mistake
+PathKey = tuple[str | int, ...]
+
+
+@dataclass
+class Document:
+    """A parsed file: `data` as loaded, `lines` maps a field path to its 1-based line."""
+
+    source: str
+    text: str
+    data: Any
+    lines: dict[PathKey, int] = field(default_factory=dict)
+
+    def line_of(self, path: PathKey) -> int | None:
+        """The line of `path`, or of its nearest parent that has one."""
+        for end in range(len(path), -1, -1):
+            line = self.lines.get(path[:end])
+            if line is not None:
+                return line
+        return None
+
+
+def read_text(path: str | Path, what: str) -> tuple[str, str]:
+    """The text of `path` ('-' = stdin) and the name to show for it; `what` names the kind
+    of file in messages ("task spec", "inventory")."""
+    name = "<stdin>" if str(path) == "-" else str(path)
+    try:
+        if str(path) == "-":
+            raw = sys.stdin.buffer.read(MAX_BYTES + 1)
+        else:
+            with open(path, "rb") as handle:
+                raw = handle.read(MAX_BYTES + 1)
+    except FileNotFoundError:
+        raise InvalidInput(f"{name}: no such {what} file; check the path") from None
+    except IsADirectoryError:
+        raise InvalidInput(f"{name}: is a directory, not a {what} file") from None
+    except PermissionError:
+        raise InvalidInput(f"{name}: permission denied reading the {what} file") from None
+    except OSError as err:
+        raise InvalidInput(f"{name}: cannot read the {what} file ({err.strerror})") from None
+    return _decode(raw, name, what), name
+
+
+def _decode(raw: bytes, name: str, what: str) -> str:
+    if len(raw) > MAX_BYTES:
+        raise InvalidInput(
+            f"{name}: the {what} file is larger than {MAX_BYTES // 1024} KiB; "
+            f"is this the right file?"
+        )
+    if b"\x00" in raw:
+        raise InvalidInput(f"{name}: the {what} file is binary, not JSON or YAML text")
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as err:
+        raise InvalidInput(
+            f"{name}: the {what} file is not UTF-8 text (bad byte at offset {err.start})"
+        ) from None
+    if not text.strip():
+        raise InvalidInput(f"{name}: the {what} file is empty")
+    return text
+
+
+def parse(text: str, source: str) -> Document:
+    """JSON or YAML text into a Document with a line for each field path."""
+    stripped = text.lstrip()
+    if stripped[:1] in "{[":
+        # JSON first: YAML refuses tabs that JSON allows, and JSON's errors are clearer here.
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as err:
+            raise InvalidInput(
+                f"{source}:{err.lineno}:{err.colno}: JSON syntax error: {err.msg}"
+            ) from None
+        doc = Document(source, text, data)
+        # Valid JSON that YAML cannot read (tabs) simply gets no line numbers.
+        with contextlib.suppress(yaml.YAMLError):
+            doc.lines = _line_map(yaml.compose(text, Loader=yaml.SafeLoader), source)
+        return doc
+    try:
+        loader = yaml.SafeLoader(text)
+        try:
+            node = loader.get_single_node()
+            data = loader.construct_document(node) if node is not None else None
+        finally:
+            loader.dispose()
+    except yaml.YAMLError as err:
+        raise _yaml_error(err, source) from None
+    except RecursionError:
+        raise InvalidInput(f"{source}: the document is nested too deeply") from None
+    return Document(source, text, data, _line_map(node, source))
+
+
+def _yaml_error(err: yaml.YAMLError, source: str) -> InvalidInput:
+    mark = getattr(err, "problem_mark", None) or getattr(err, "context_mark", None)
+    problem = getattr(err, "problem", None) or str(err).splitlines()[0]
+    context = getattr(err, "context", None)
+    reason = f"{context}, {problem}" if context else problem
+    if mark is None:
+        return InvalidInput(f"{source}: YAML syntax error: {reason}")
+    return InvalidInput(f"{source}:{mark.line + 1}:{mark.column + 1}: YAML syntax error: {reason}")
+
+
+def _line_map(node: yaml.Node | None, source: str) -> dict[PathKey, int]:
+    lines: dict[PathKey, int] = {}
+    if node is None:
+        return lines
+    stack: list[tuple[yaml.Node, PathKey]] = [(node, ())]
+    while stack:
+        current, path = stack.pop()
+        lines.setdefault(path, current.start_mark.line + 1)
+        if isinstance(current, yaml.MappingNode):
+            seen: set[Hashable] = set()
+            for key_node, value_node in current.value:
+                key = key_node.value if isinstance(key_node, yaml.ScalarNode) else None
+                if key is None:
+                    continue
+                if key in seen:
+                    line = key_node.start_mark.line + 1
+                    where = ".".join(str(p) for p in (*path, key))
+                    raise InvalidInput(f"{source}:{line}: {where}: the key appears twice; keep one")
+                seen.add(key)
+                lines[(*path, key)] = key_node.start_mark.line + 1
+                stack.append((value_node, (*path, key)))
+        elif isinstance(current, yaml.SequenceNode):
+            for index, item in enumerate(current.value):
+                stack.append((item, (*path, index)))
+    return lines
+
+
+def load_document(path: str | Path, what: str) -> Document:
+    """Read and parse a JSON/YAML file ('-' = stdin)."""
+    text, source = read_text(path, what)
+    return parse(text, source)
