@@ -10,7 +10,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from drove_tui.errors import InvalidInput
 from drove_tui.models.placement import (
     LOCAL_REFUSED,
     AnyPlacement,
@@ -88,8 +87,8 @@ def _check(policy: PlacementPolicy, app: str, view: HostView) -> PolicyCheck:
         return PolicyCheck(False, f"does not satisfy rule {policy.rule!r}")
     if isinstance(policy, CompositePlacement):
         return _composite(policy, app, view)
-    if isinstance(policy, LocalPlacement):
-        raise InvalidInput(f"placementPolicy: {LOCAL_REFUSED}")
+    if isinstance(policy, LocalPlacement):  # the spec model refuses it; never eligible anyway
+        return PolicyCheck(False, LOCAL_REFUSED)
     raise AssertionError(f"unhandled placement policy {policy!r}")  # pragma: no cover
 
 
@@ -111,9 +110,21 @@ def _composite(policy: CompositePlacement, app: str, view: HostView) -> PolicyCh
 
 
 def _rule_holds(policy: RuleBasedPlacement, view: HostView) -> bool:
-    from drove_tui.loaders.rules import evaluate_rule  # type: ignore[import-untyped, unused-ignore]
+    from drove_tui.loaders.rules import evaluate_rule
 
-    return bool(evaluate_rule(policy.rule, view.config, view.facts))
+    facts = view.facts
+    return evaluate_rule(
+        policy.rule,
+        {
+            "host": view.config.name,
+            "tags": dict(view.config.tags),
+            "labels": dict(view.config.labels),
+            "cores": facts.cores if facts else 0,
+            "memory_mb": facts.memory_total_mb if facts else 0,
+            "arch": facts.arch if facts else "",
+            "docker_version": facts.docker_version if facts else None,
+        },
+    )
 
 
 def describe(policy: PlacementPolicy | None) -> str:

@@ -20,12 +20,12 @@ from drove_tui.models.inventory import HostConfig
 from drove_tui.models.placement import (
     CombinerType,
     CompositePlacement,
-    LocalPlacement,
     MatchTagPlacement,
     MaxNPerHostPlacement,
     NoTagPlacement,
     OnePerHostPlacement,
     PlacementPolicy,
+    RuleBasedPlacement,
 )
 
 
@@ -151,11 +151,6 @@ def test_composite_or_needs_any_child() -> None:
     assert eligible(policy, hosts) == {"gpu1", "ssd1"}
 
 
-def test_local_placement_is_refused_for_tasks() -> None:
-    with pytest.raises(InvalidInput, match="Local service placement is not allowed for tasks"):
-        place(Request("app", 1, 64, LocalPlacement(type="LOCAL")), [host("a")])
-
-
 def test_task_fits_only_on_one_numa_node_with_enough_free_cores_and_memory() -> None:
     two_nodes = host("h", [([0, 1], 1024), ([2, 3], 4096)])
     got = place(Request("app", 2, 2048), [two_nodes])
@@ -240,3 +235,15 @@ def test_request_bigger_than_every_numa_node_fails_with_droves_message() -> None
 def test_request_size_is_not_judged_before_any_probe() -> None:
     unprobed = HostView(HostConfig(name="a", address="x"), HostState.UNKNOWN, None)
     check_request_size(Request("app", 64, 10**6), [unprobed])
+
+
+def test_rule_based_chooses_hosts_whose_facts_satisfy_the_rule() -> None:
+    hosts = [
+        host("a", tags={"zone": "a"}),
+        host("b", tags={"zone": "b"}),
+        host("big", [([0, 1, 2, 3, 4, 5, 6, 7], 4096)], tags={"zone": "b"}),
+    ]
+    policy = RuleBasedPlacement(type="RULE_BASED", rule='tags.zone == "b" && cores >= 8')
+    assert eligible(policy, hosts) == {"big"}
+    # A rule that fails on a host's data (no zone tag) just makes that host ineligible.
+    assert eligible(policy, [host("plain")]) == set()

@@ -1,0 +1,269 @@
+"""The docker command lines of a task's life, all built through `Command` (quoted part by part).
+
+Few round trips per task matter (each is an SSH channel): the pull is skipped when the image
+is present; the host lock, the capacity re-check, `docker create` and `docker start` are one
+script; the log capture and the removal are another. Secrets never reach a command line:
+the environment goes through `--env-file /dev/stdin`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+
+from drove_tui.cluster.command import Command
+from drove_tui.models.inventory import HostConfig
+from drove_tui.models.spec import (
+    DEVICE_PERMISSION_FLAGS,
+    LocalLogging,
+    MountMode,
+    TaskSpec,
+)
+from drove_tui.models.task import TaskRecord
+
+MANAGED_LABEL = "drove.managed=1"
+
+# Exit statuses of CREATE_SCRIPT that are not docker's own.
+LOCK_TIMEOUT = 75  # another process held the host lock too long
+NO_ROOM = 76  # the live containers on the host leave no room for this allocation
+ALREADY_EXISTS = 77  # the deterministic name is taken: this task's container exists already
+START_FAILED = 78  # created, but `docker start` failed (stdout: the id, stderr: docker's text)
+
+# $1 docker prefix (word-split on purpose: "sudo docker"), $2 image.
+PULL_SCRIPT = """d=$1; img=$2
+$d image inspect --format . "$img" >/dev/null 2>&1 && exit 0
+exec $d pull "$img"
+"""
+
+# Serialise creates per docker endpoint across every drove-tui process (other stores too):
+# hold flock on a descriptor of this shell (not `flock FILE CMD`, whose child can outlive a
+# killed parent with the lock held), re-read every live allocation from the container labels,
+# and create only if the chosen cores and memory are still free.
+# $1 prefix $2 name $3 cores "0,1" $4 numa $5 memory MB $6 cpu multiplier $7 node memory MB
+# $8 lock wait s $9 start now (1/0); then the `docker create` arguments.
+CREATE_SCRIPT = """d=$1; name=$2; want=$3; numa=$4; mem=$5; mult=$6; cap=$7; wait=$8; start=$9
+shift 9
+key=$(printf '%s %s' "${DOCKER_HOST:-default}" "$d" | cksum | cut -d ' ' -f 1)
+lock="/tmp/drove-tui-$key.lock"
+exec 9>>"$lock"
+flock -w "$wait" 9 || {
+  echo "timed out after $wait s waiting for the host lock $lock" >&2; exit 75; }
+fmt='{{.Names}} {{.Label "drove.cores"}} {{.Label "drove.numa"}} {{.Label "drove.memory_mb"}}'
+census=$($d ps -a --filter label=drove.managed=1 --format "$fmt" </dev/null) || {
+  echo "docker ps failed" >&2; exit 1; }
+printf '%s\\n' "$census" | awk -v me="$name" -v want="$want" -v numa="$numa" -v mem="$mem" \
+  -v mult="$mult" -v cap="$cap" '
+  NF == 0 { next }
+  $1 == me { found = 1; next }
+  { n = split($2, cs, ","); for (i = 1; i <= n; i++) used[cs[i]]++; if ($3 == numa) held += $4 }
+  END {
+    if (found) exit 77
+    k = split(want, w, ",")
+    for (i = 1; i <= k; i++) if (used[w[i]] + 1 > mult) {
+      print "core " w[i] " is already taken on this host" > "/dev/stderr"; exit 76 }
+    if (held + mem > cap) {
+      print "only " (cap - held) " MB are free on NUMA node " numa > "/dev/stderr"; exit 76 }
+  }' || exit $?
+id=$($d create "$@") || exit 1
+echo "$id"
+[ "$start" = 1 ] || exit 0
+$d start "$name" </dev/null >/dev/null || exit 78
+"""
+
+# $1 prefix $2 container: print its log with timestamps, then remove it with its volumes.
+FINISH_SCRIPT = """d=$1; c=$2
+$d logs --timestamps "$c" </dev/null
+$d rm -f -v "$c" </dev/null >/dev/null || exit 3
+"""
+
+
+def container_name(instance_id: str) -> str:
+    """The deterministic container name: a repeated create can never make a second one."""
+    return f"drove-{instance_id}"
+
+
+def spec_hash(spec: TaskSpec) -> str:
+    """16 hex of the sha256 of the canonical spec JSON (label drove.spec_hash)."""
+    canonical = json.dumps(spec.to_drove_json(), sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode()).hexdigest()[:16]
+
+
+def labels(record: TaskRecord, store_id: str) -> dict[str, str]:
+    """The labels through which every drove-tui process sees this task and its allocation."""
+    return {
+        "drove.managed": "1",
+        "drove.app": record.app,
+        "drove.task": record.task_id,
+        "drove.instance": record.instance_id,
+        "drove.cores": ",".join(str(c) for c in record.cores),
+        "drove.numa": str(record.numa_node if record.numa_node is not None else 0),
+        "drove.memory_mb": str(record.memory_mb),
+        "drove.spec_hash": spec_hash(record.spec),
+        "drove.owner": store_id,
+    }
+
+
+def env_file(spec: TaskSpec, record: TaskRecord, host: HostConfig) -> bytes:
+    """The `--env-file` content: the spec's env (an empty value takes the host's own, which
+    docker does for a bare NAME line) plus Drove's HOST and DROVE_* variables."""
+    lines: list[str] = []
+    for name, value in spec.env.items():
+        if "\n" in value or "\n" in name:
+            raise ValueError(f"env {name}: a value may not contain a newline")
+        lines.append(name if value == "" else f"{name}={value}")
+    ours = {
+        "HOST": host.address,
+        "DROVE_EXECUTOR_HOST": host.name,
+        "DROVE_TASK_ID": record.task_id,
+        "DROVE_INSTANCE_ID": record.instance_id,
+        "DROVE_SOURCE_APP_NAME": record.app,
+    }
+    lines.extend(f"{k}={v}" for k, v in ours.items())
+    return ("\n".join(lines) + "\n").encode()
+
+
+def pull(host: HostConfig, image: str) -> Command:
+    """Pull `image` unless the host already has it (as `docker run` does)."""
+    return Command.script(PULL_SCRIPT, host.docker, image)
+
+
+def create_args(spec: TaskSpec, record: TaskRecord, host: HostConfig, store_id: str) -> list[str]:
+    """`docker create` arguments: name, labels, pinning, limits, logging, mounts, user, image,
+    args. Tasks publish no ports, get no health check and are never restarted by docker."""
+    args = ["create", "--name", container_name(record.instance_id), "--restart", "no"]
+    for key, value in labels(record, store_id).items():
+        args += ["--label", f"{key}={value}"]
+    args += ["--cpuset-cpus", ",".join(str(c) for c in record.cores)]
+    args += ["--cpuset-mems", str(record.numa_node or 0)]
+    args += ["--memory", f"{record.memory_mb}m", "--no-healthcheck"]
+    if host.nofile is not None:
+        args += ["--ulimit", f"nofile={host.nofile}:{host.nofile}"]
+    args += ["--env-file", "/dev/stdin"]
+    args += _logging_args(spec, record)
+    for volume in spec.volumes:
+        mode = "ro" if volume.mode is MountMode.READ_ONLY else "rw"
+        args += ["--volume", f"{volume.path_on_host}:{volume.path_in_container}:{mode}"]
+    for device in spec.devices:
+        target = device.path_in_container or device.path_on_host
+        perms = DEVICE_PERMISSION_FLAGS[device.permissions.value] if device.permissions else "rwm"
+        args += ["--device", f"{device.path_on_host}:{target}:{perms}"]
+    if spec.user_spec is not None:
+        user = spec.user_spec.user
+        if spec.user_spec.group:
+            user += f":{spec.user_spec.group}"
+        args += ["--user", user]
+    args.append(spec.executable.url)
+    args.extend(spec.args)
+    return args
+
+
+def _logging_args(spec: TaskSpec, record: TaskRecord) -> list[str]:
+    logging = spec.effective_logging
+    if isinstance(logging, LocalLogging):
+        return [
+            "--log-driver",
+            "json-file",
+            "--log-opt",
+            f"max-size={logging.max_size}",
+            "--log-opt",
+            f"max-file={logging.max_files}",
+            "--log-opt",
+            f"compress={'true' if logging.compress else 'false'}",
+        ]
+    tag = f"{logging.tag_prefix or ''}{record.app}-{record.task_id}{logging.tag_suffix or ''}"
+    return [
+        "--log-driver",
+        "syslog",
+        "--log-opt",
+        f"syslog-address=udp://{logging.server}",
+        "--log-opt",
+        f"tag={tag}",
+    ]
+
+
+def create(
+    host: HostConfig,
+    record: TaskRecord,
+    args: list[str],
+    *,
+    node_memory_mb: int,
+    lock_wait_s: float,
+    start: bool,
+) -> Command:
+    """Under the host lock: re-check the allocation against live labels, create, maybe start."""
+    return Command.script(
+        CREATE_SCRIPT,
+        host.docker,
+        container_name(record.instance_id),
+        ",".join(str(c) for c in record.cores),
+        record.numa_node or 0,
+        record.memory_mb,
+        host.cpu_multiplier,
+        node_memory_mb,
+        max(1, int(lock_wait_s)),
+        1 if start else 0,
+        *args,
+    )
+
+
+def copy_in(host: HostConfig, name: str) -> Command:
+    """Copy a tar stream (stdin) into the created container's root."""
+    return Command.docker(host, "cp", "-", f"{name}:/")
+
+
+def start(host: HostConfig, name: str) -> Command:
+    """Start a created container."""
+    return Command.docker(host, "start", name)
+
+
+def kill(host: HostConfig, name: str) -> Command:
+    """SIGKILL the container at once (Drove's kill)."""
+    return Command.docker(host, "kill", name)
+
+
+def inspect_state(host: HostConfig, name: str) -> Command:
+    """`<status> <exit code>` of the container, e.g. `exited 3`."""
+    return Command.docker(
+        host, "inspect", "--format", "{{.State.Status}} {{.State.ExitCode}}", name
+    )
+
+
+def finish(host: HostConfig, name: str) -> Command:
+    """Print the container's whole log (timestamped), then remove it with its volumes."""
+    return Command.script(FINISH_SCRIPT, host.docker, name)
+
+
+def remove(host: HostConfig, name: str) -> Command:
+    """Remove the container and its volumes (no error when it is already gone)."""
+    return Command.docker(host, "rm", "-f", "-v", name)
+
+
+def remove_image(host: HostConfig, image: str) -> Command:
+    """Remove the image (used when images are not cached)."""
+    return Command.docker(host, "rmi", image)
+
+
+def events(host: HostConfig, since: str) -> Command:
+    """One stream of exits of every managed container on the host, as JSON lines."""
+    return Command.docker(
+        host,
+        "events",
+        "--since",
+        since,
+        "--filter",
+        f"label={MANAGED_LABEL}",
+        "--filter",
+        "type=container",
+        "--filter",
+        "event=die",
+        "--format",
+        "{{json .}}",
+    )
+
+
+def follow_logs(host: HostConfig, name: str, *, tail: int | None) -> Command:
+    """Stream the container's output with timestamps as it comes."""
+    args = ["logs", "--follow", "--timestamps"]
+    if tail is not None:
+        args += ["--tail", str(tail)]
+    return Command.docker(host, *args, name)
