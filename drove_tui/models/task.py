@@ -43,6 +43,7 @@ class TaskRecord(BaseModel):
     owner: str | None = None  # owning process (lease holder), None when free
     lease_until: float | None = None  # epoch seconds; the owner's lease lapses after this
     pin_host: str | None = None  # the operator asked for this host
+    log_path: str | None = None  # the local copy of the task's logs, once there is one
     created_at: float
     updated_at: float
     started_at: float | None = None

@@ -71,14 +71,27 @@ class Store(Protocol):
         expected: TaskState,
         new: TaskState,
         reason: str,
+        *,
+        expected_owner: str | None = None,
         **fields: Any,
     ) -> bool:
-        """Move ``expected -> new`` and set ``fields`` in one transaction, only if the task is
-        still ``expected``; False when it was not (someone else moved it) or is gone.
-        Raises IllegalTransition when the state machine forbids the move."""
+        """Move ``expected -> new`` and set ``fields`` (TaskRecord attribute names) in one
+        transaction, only if the task is still ``expected`` (and, when ``expected_owner`` is
+        given, still leased by it); False when it was not (someone else moved it) or is gone.
+        Raises IllegalTransition when the state machine forbids the move. Entering RUNNING
+        sets started_at, entering a terminal state sets finished_at, entering STOPPED or LOST
+        releases the lease, unless ``fields`` say otherwise."""
         ...
 
-    def update_fields(self, app: str, task: str, expected: TaskState, **fields: Any) -> bool:
+    def update_fields(
+        self,
+        app: str,
+        task: str,
+        expected: TaskState,
+        *,
+        expected_owner: str | None = None,
+        **fields: Any,
+    ) -> bool:
         """Set ``fields`` without a state change, only if the task is still ``expected``."""
         ...
 
