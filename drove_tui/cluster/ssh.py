@@ -48,11 +48,12 @@ if TYPE_CHECKING:
 # leader reports its pid, then evaluates the quoted command line passed as "$1".
 _WRAPPER = 'echo "@drove-pgid $$" >&2; eval "$1"'
 _MARKER = re.compile(rb"^@drove-pgid (\d+)\n?$")
-# TERM the group, give it 2 s, then KILL it.
+# TERM the group, give it 2 s, then KILL it. dash wants `kill -s SIG -- -PGID`, busybox
+# refuses the `--`, so k() tries both.
 _KILL_SCRIPT = (
-    'kill -TERM -- "-$1" 2>/dev/null || exit 0; i=0; while [ $i -lt 20 ]; do '
-    'kill -0 -- "-$1" 2>/dev/null || exit 0; sleep 0.1; i=$((i+1)); done; '
-    'kill -KILL -- "-$1" 2>/dev/null; exit 0'
+    'k() { kill -s "$1" -- "-$2" 2>/dev/null || kill -s "$1" "-$2" 2>/dev/null; }; '
+    'k TERM "$1" || exit 0; i=0; while [ $i -lt 20 ]; do '
+    'k 0 "$1" || exit 0; sleep 0.1; i=$((i+1)); done; k KILL "$1"; exit 0'
 )
 KILL_TIMEOUT_S = 10.0
 CHANNEL_RETRY_MAX_S = 1.0
