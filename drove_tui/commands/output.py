@@ -102,6 +102,9 @@ class Output(Protocol):
     def task_done(self, info: dict[str, Any]) -> None:
         """The final Drove TaskInfo of one task."""
 
+    def task_ident(self, app: str, task_id: str) -> None:
+        """The task's address, for scripts (after --detach)."""
+
     def summary(self, rows: Sequence[SummaryRow], exit_code: int) -> None:
         """The fan-out's closing table."""
 
@@ -187,6 +190,11 @@ class HumanOutput:
         """Human mode says nothing more: the exit code speaks, and the progress said the rest."""
         self.stop_spinner()
 
+    def task_ident(self, app: str, task_id: str) -> None:
+        """`APP TASK` on stdout, so a script can `read app task` and call `tasks wait`."""
+        self.stdout.write(f"{app} {task_id}\n")
+        self.stdout.flush()
+
     def stop_spinner(self) -> None:
         """Remove the spinner line for good (the task is running or over)."""
         self._clear_spinner()
@@ -239,6 +247,9 @@ class JsonOutput:
     def task_done(self, info: dict[str, Any]) -> None:
         """The TaskInfo itself, unwrapped."""
         self._emit(info)
+
+    def task_ident(self, app: str, task_id: str) -> None:
+        """Nothing: the TaskInfo line that follows carries sourceAppName and taskId."""
 
     def summary(self, rows: Sequence[SummaryRow], exit_code: int) -> None:
         """`{"event": "summary", "exitCode", "hosts": [...]}`."""
