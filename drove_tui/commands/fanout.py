@@ -9,11 +9,9 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import importlib
 import re
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from typing import Any
 
 from drove_tui.commands.output import HumanOutput, JsonOutput, Output, SummaryRow
 from drove_tui.commands.run import EngineAPI, RunOptions, TaskFollower, spinning
@@ -106,8 +104,7 @@ async def run_fan_out(
 ) -> int:
     """One task per host matching opts.fan_out, each pinned to its host; exit 0 only if all
     succeeded. Output lines are prefixed with the host, and a summary closes the run."""
-    # STUB until loaders/patterns.py lands: loaded by name so mypy passes without it.
-    select_hosts: Any = importlib.import_module("drove_tui.loaders.patterns").select_hosts
+    from drove_tui.loaders.patterns import select_hosts
 
     assert opts.fan_out is not None
     hosts = [h.name for h in select_hosts(inventory, opts.fan_out)]
