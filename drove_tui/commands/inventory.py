@@ -1,10 +1,66 @@
-"""`drove-tui inventory ...` (placeholder until its owner fills it)."""
+"""`drove-tui inventory show [PATTERN]`: the hosts as drove-tui resolved them."""
 
 from __future__ import annotations
 
 import argparse
+import json
 from typing import Any
+
+from drove_tui.errors import ExitCode
+
+COLUMNS = ("NAME", "ADDRESS", "PORT", "USER", "CONN", "GROUPS", "TAGS")
 
 
 def register(subparsers: Any, common: argparse.ArgumentParser) -> None:
-    """Add this command group to the root parser."""
+    """Add the `inventory` command group to the root parser."""
+    inventory = subparsers.add_parser(
+        "inventory", help="show the inventory's hosts, resolved", parents=[common]
+    )
+    commands = inventory.add_subparsers(dest="inventory_command", metavar="COMMAND", required=True)
+    show = commands.add_parser(
+        "show",
+        help="hosts with every default merged (groups, defaults, ~/.ssh/config)",
+        parents=[common],
+    )
+    show.add_argument(
+        "pattern", nargs="?", metavar="PATTERN", help="host pattern, e.g. 'web,!host3' or 'tag:gpu'"
+    )
+    show.add_argument("--json", action="store_true", help="JSON on stdout")
+    show.set_defaults(handler=show_hosts)
+
+
+def show_hosts(args: argparse.Namespace) -> int:
+    """Print the selected hosts as a table, or JSON."""
+    from drove_tui.loaders.inventory_file import load_inventory
+    from drove_tui.loaders.patterns import select_hosts
+
+    inventory = load_inventory(getattr(args, "inventory", None))
+    hosts = select_hosts(inventory, args.pattern)
+    if args.json:
+        document = {
+            "source": inventory.source,
+            "hosts": [h.model_dump(mode="json") for h in hosts],
+            "groups": inventory.groups,
+            "settings": inventory.settings.model_dump(mode="json"),
+        }
+        print(json.dumps(document, indent=2))
+        return int(ExitCode.OK)
+    rows = [
+        (
+            h.name,
+            h.address,
+            str(h.port),
+            h.user or "-",
+            h.connection,
+            ",".join(h.groups) or "-",
+            ",".join(f"{k}={v}" if v else k for k, v in h.tags.items()) or "-",
+        )
+        for h in hosts
+    ]
+    widths = [max(len(row[i]) for row in [COLUMNS, *rows]) for i in range(len(COLUMNS))]
+    for row in [COLUMNS, *rows]:
+        print(
+            "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
+        )
+    print(f"\n{len(hosts)} host(s) from {inventory.source or 'the built-in localhost inventory'}")
+    return int(ExitCode.OK)
