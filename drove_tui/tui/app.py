@@ -1,0 +1,238 @@
+"""The terminal app: holds the task and host rows, batches engine events, runs the views.
+
+All I/O happens in workers that only touch the app's pending maps; a timer applies the
+pending changes every 100 ms and tells the views which rows changed, so a burst of events
+becomes one repaint.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from collections import Counter
+from collections.abc import Awaitable, Callable, Iterable
+from functools import partial
+from typing import Any, Protocol
+
+from textual import work
+from textual.app import App, SystemCommand
+from textual.screen import Screen
+
+from drove_tui.engine.events import HostChanged, TaskChanged
+from drove_tui.errors import DroveError
+from drove_tui.models.host import HostState, HostStatus
+from drove_tui.models.states import TaskState
+from drove_tui.models.task import TaskRecord
+from drove_tui.tui.backend import Backend
+from drove_tui.tui.keymap import APP_KEYS, bindings, load_keymap
+from drove_tui.tui.rows import HostRow, TaskRow, task_key
+from drove_tui.tui.widgets import StatusLine
+
+
+class DataView(Protocol):
+    """A view that shows app data and wants to hear which rows changed."""
+
+    def data_changed(self, task_keys: set[str], host_names: set[str]) -> None: ...
+
+
+class DroveApp(App[int]):
+    """drove-tui's interactive front door."""
+
+    CSS_PATH = "app.tcss"
+    TITLE = "drove-tui"
+    BINDINGS = bindings(*APP_KEYS)
+
+    def __init__(
+        self,
+        backend: Backend,
+        *,
+        clock: Callable[[], float] = time.time,
+        keymap: dict[str, str] | None = None,
+        flush_interval: float = 0.1,
+    ) -> None:
+        super().__init__()
+        self.backend = backend
+        self.clock = clock
+        self.flush_interval = flush_interval
+        self.tasks: dict[str, TaskRow] = {}
+        self.host_rows: dict[str, HostRow] = {}
+        self.views: list[DataView] = []
+        self._pending_tasks: dict[str, TaskRecord] = {}
+        self._pending_hosts: dict[str, HostStatus] = {}
+        self._keymap = keymap or {}
+
+    # ---- start-up ---------------------------------------------------------------------
+    def on_mount(self) -> None:
+        from drove_tui.tui.screens import TasksScreen
+
+        self.set_keymap(self._keymap)
+        for record in self.backend.tasks():
+            self.tasks[task_key(record.app, record.task_id)] = TaskRow(record)
+        tags = self.backend.host_tags()
+        for status in self.backend.hosts():
+            self.host_rows[status.name] = HostRow(status, tags.get(status.name, {}))
+        self._count_live()
+        self.push_screen(TasksScreen())
+        self._listen()
+        self.set_interval(self.flush_interval, self.flush)
+
+    @work(group="events", exit_on_error=False)
+    async def _listen(self) -> None:
+        async for event in self.backend.subscribe():
+            if isinstance(event, TaskChanged):
+                r = event.record
+                self._pending_tasks[task_key(r.app, r.task_id)] = r
+            elif isinstance(event, HostChanged):
+                self._pending_hosts[event.status.name] = event.status
+
+    # ---- batching ---------------------------------------------------------------------
+    def flush(self) -> None:
+        """Apply the changes gathered since the last flush and tell the views once."""
+        if not self._pending_tasks and not self._pending_hosts:
+            return
+        pending_tasks, self._pending_tasks = self._pending_tasks, {}
+        pending_hosts, self._pending_hosts = self._pending_hosts, {}
+        for key, record in pending_tasks.items():
+            self.tasks[key] = TaskRow(record)
+        tags = self.backend.host_tags()
+        for name, status in pending_hosts.items():
+            self.host_rows[name] = HostRow(status, tags.get(name, {}))
+        if pending_tasks:
+            self._count_live()
+        for view in list(self.views):
+            view.data_changed(set(pending_tasks), set(pending_hosts))
+        self.refresh_status()
+
+    def note_task(self, record: TaskRecord) -> None:
+        """Show a task the app itself just created, without waiting for the engine's event."""
+        self._pending_tasks[task_key(record.app, record.task_id)] = record
+        self.flush()
+
+    def _count_live(self) -> None:
+        live: Counter[str] = Counter()
+        for row in self.tasks.values():
+            r = row.record
+            if r.host and not r.terminal:
+                live[r.host] += 1
+        for name, host in self.host_rows.items():
+            host.live_tasks = live.get(name, 0)
+
+    def refresh_status(self) -> None:
+        """Redraw the status line of the current view."""
+        counts: Counter[TaskState] = Counter(row.record.state for row in self.tasks.values())
+        online = sum(1 for h in self.host_rows.values() if h.status.state is HostState.ONLINE)
+        for line in self.screen.query(StatusLine):
+            line.show(
+                inventory=self.backend.inventory_label,
+                store=self.backend.store_label,
+                online=online,
+                hosts=len(self.host_rows),
+                counts=counts,
+                recovering=self.backend.recovering(),
+            )
+
+    # ---- shared actions ---------------------------------------------------------------
+    def run_backend(self, call: Callable[[], Awaitable[Any]], *, done: str | None = None) -> None:
+        """Run an engine call in a worker; a user error becomes a notification, not a crash."""
+
+        async def runner() -> None:
+            try:
+                await call()
+            except DroveError as err:
+                self.notify(str(err), severity="error", timeout=8)
+                return
+            if done:
+                self.notify(done)
+
+        self.run_worker(runner(), group="actions", exit_on_error=False)
+
+    def confirm_kill(self, key: str | None) -> None:
+        """Ask, naming the task and its host, then kill."""
+        from drove_tui.tui.screens import ConfirmScreen
+
+        row = self.tasks.get(key) if key else None
+        if row is None:
+            self.notify("Select a task first.", severity="warning")
+            return
+        r = row.record
+        if r.terminal:
+            self.notify(f"{r.app}/{r.task_id} has already finished ({r.state}).")
+            return
+        where = f"on host {r.host}" if r.host else "(not placed yet)"
+
+        def answered(yes: bool | None) -> None:
+            if yes:
+                self.run_backend(
+                    lambda: self.backend.kill(r.app, r.task_id),
+                    done=f"Kill sent to {r.app}/{r.task_id}.",
+                )
+
+        self.push_screen(
+            ConfirmScreen(f"Kill task {r.app}/{r.task_id} ({r.state}) {where}?", "Kill"),
+            answered,
+        )
+
+    def action_show_tasks(self) -> None:
+        from drove_tui.tui.screens import TasksScreen
+
+        self._show_main(TasksScreen)
+
+    def action_show_hosts(self) -> None:
+        from drove_tui.tui.screens import HostsScreen
+
+        self._show_main(HostsScreen)
+
+    def _show_main(self, kind: type[Screen[Any]]) -> None:
+        # Main views live at the bottom of the stack; going to one drops anything above it.
+        while len(self.screen_stack) > 2 and not isinstance(self.screen, kind):
+            self.pop_screen()
+        if not isinstance(self.screen, kind):
+            if len(self.screen_stack) > 1:
+                self.switch_screen(kind())
+            else:
+                self.push_screen(kind())
+
+    def action_create(self) -> None:
+        from drove_tui.tui.screens import CreateScreen
+
+        self.push_screen(CreateScreen())
+
+    def action_help(self) -> None:
+        from drove_tui.tui.screens import HelpScreen
+
+        if not isinstance(self.screen, HelpScreen):
+            self.push_screen(HelpScreen(self.screen))
+
+    def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
+        """Every action of the current view, plus the app's own, in the command palette."""
+        yield from super().get_system_commands(screen)
+        seen: set[tuple[int, str]] = set()
+        for key, active in screen.active_bindings.items():
+            binding, node = active.binding, active.node
+            if not binding.description or (id(node), binding.action) in seen:
+                continue
+            seen.add((id(node), binding.action))
+            yield SystemCommand(
+                binding.description,
+                f"{binding.description} (key: {key})",
+                partial(self.run_action, binding.action, node),
+            )
+
+
+def run_app(args: argparse.Namespace) -> int:
+    """Open the engine on the inventory and store, and run the app until the user quits."""
+    import asyncio
+
+    from drove_tui.tui.engine_backend import open_backend
+
+    keymap = load_keymap()
+
+    async def main() -> int:
+        async with open_backend(
+            getattr(args, "inventory", None), getattr(args, "state", None)
+        ) as backend:
+            app = DroveApp(backend, keymap=keymap)
+            code = await app.run_async()
+            return code or 0
+
+    return asyncio.run(main())

@@ -1,0 +1,174 @@
+"""A task's output, live: search, pause/follow, wrap, save, top/end.
+
+A worker reads the engine's log stream into a plain list; a 100 ms timer hands whatever
+arrived to the view in one batch, so a flood of lines costs a few repaints a second.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import TYPE_CHECKING, cast
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.screen import Screen
+from textual.widgets import Footer, Input, Static
+
+from drove_tui.errors import DroveError
+from drove_tui.tui.keymap import LOGS_KEYS, bindings
+from drove_tui.tui.widgets import LogView, StatusLine
+
+if TYPE_CHECKING:
+    from drove_tui.tui.app import DroveApp
+
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+
+
+def clean(text: str) -> str:
+    """One printable line: tabs expanded, other control characters (colours, \\r) removed."""
+    return _CONTROL.sub("", text.rstrip("\n").expandtabs(8))
+
+
+class LogsScreen(Screen[None]):
+    """Follows one task's log."""
+
+    BINDINGS = bindings(*LOGS_KEYS)
+
+    def __init__(self, key: str, *, tail: int | None = 10_000, max_lines: int = 50_000) -> None:
+        super().__init__()
+        self.key = key
+        self.tail = tail
+        self.max_lines = max_lines
+        self.pending: list[tuple[str, bool]] = []
+        self.ended = False
+        self.received = 0
+
+    @property
+    def drove(self) -> DroveApp:
+        return cast("DroveApp", self.app)
+
+    @property
+    def log_view(self) -> LogView:
+        return self.query_one(LogView)
+
+    def compose(self) -> ComposeResult:
+        yield StatusLine()
+        yield Static(id="log-title")
+        yield LogView(max_lines=self.max_lines)
+        yield Input(placeholder="search the log (enter: go, n/N: next/previous)", id="search")
+        yield Footer(compact=True)
+
+    def on_mount(self) -> None:
+        self.query_one("#search", Input).display = False
+        self.log_view.focus()
+        self._update_title()
+        self._read()
+        self.set_interval(0.1, self.flush)
+
+    def on_screen_resume(self) -> None:
+        self.drove.refresh_status()
+
+    def _read(self) -> None:
+        app_name, _, task_id = self.key.partition("/")
+        backend = self.drove.backend
+
+        async def reader() -> None:
+            try:
+                async for line in backend.logs(app_name, task_id, follow=True, tail=self.tail):
+                    self.pending.append((clean(line.text), line.stream == "stderr"))
+            except DroveError as err:
+                self.pending.append((f"[drove-tui] {err}", True))
+            self.ended = True
+
+        self.run_worker(reader(), group="logs", exit_on_error=False)
+
+    def flush(self) -> None:
+        """Hand the lines that arrived since the last tick to the view in one batch."""
+        if self.pending:
+            batch, self.pending = self.pending, []
+            self.received += len(batch)
+            self.log_view.append(batch)
+            self._update_title()
+        elif self.ended:
+            self.ended = False
+            self.log_view.append([("── end of log ──", False)])
+            self._update_title()
+
+    def _update_title(self) -> None:
+        view = self.log_view
+        row = self.drove.tasks.get(self.key)
+        state = row.record.state.value if row else "?"
+        host = row.record.host if row and row.record.host else "-"
+        flags = ["FOLLOW" if view.follow else "PAUSED"]
+        if view.wrap:
+            flags.append("WRAP")
+        if view.pattern is not None:
+            at = view.current_match + 1 if view.current_match >= 0 else 0
+            flags.append(f"match {at}/{len(view.matches)}")
+        title = Text(self.key, style="bold")
+        title.append(f" on {host} ({state}) · {len(view.lines)} lines · " + " · ".join(flags))
+        self.query_one("#log-title", Static).update(title)
+
+    # ---- actions ----------------------------------------------------------------------
+    def action_search(self) -> None:
+        box = self.query_one("#search", Input)
+        box.display = True
+        box.focus()
+
+    def on_input_changed(self, event: Input.Changed) -> None:
+        self.log_view.search(event.value)
+        self._update_title()
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        self.log_view.search(event.value)
+        self.log_view.jump_match(1)
+        if not event.value:
+            event.input.display = False
+        self.log_view.focus()
+        self._update_title()
+
+    def action_next_match(self) -> None:
+        self.log_view.jump_match(1)
+        self._update_title()
+
+    def action_previous_match(self) -> None:
+        self.log_view.jump_match(-1)
+        self._update_title()
+
+    def action_toggle_follow(self) -> None:
+        self.log_view.set_follow(not self.log_view.follow)
+        self._update_title()
+
+    def action_toggle_wrap(self) -> None:
+        self.log_view.set_wrap(not self.log_view.wrap)
+        self._update_title()
+
+    def action_top(self) -> None:
+        self.log_view.set_follow(False)
+        self.log_view.scroll_home(animate=False)
+        self._update_title()
+
+    def action_end(self) -> None:
+        self.log_view.set_follow(True)
+        self._update_title()
+
+    def action_save(self) -> None:
+        path = Path.cwd() / f"{self.key.replace('/', '-')}.log"
+        try:
+            path.write_text(self.log_view.text(), encoding="utf-8")
+        except OSError as err:
+            self.notify(f"Cannot save the log to {path}: {err.strerror}.", severity="error")
+            return
+        self.notify(f"Saved {len(self.log_view.lines)} lines to {path}.")
+
+    def action_kill(self) -> None:
+        self.drove.confirm_kill(self.key)
+
+    def action_back(self) -> None:
+        search = self.query_one("#search", Input)
+        if search.has_focus:
+            search.display = False
+            self.log_view.focus()
+            return
+        self.app.pop_screen()
