@@ -1,7 +1,7 @@
 """The one place a shell command line is made: parts quoted one by one, secrets masked in logs.
 
-Nothing else in drove-tui formats user input into a shell string. A `Command` is a list of
-argument vectors joined by a few fixed operators (`&&`, `||`, `|`, `;`); every argument is
+Nothing else in drove-tui formats user input into a shell string. A `Command` is an argument
+vector, or commands joined by a few fixed operators (`&&`, `||`, `|`, `;`); every argument is
 quoted with `shlex.quote`, so a spec value such as `$(touch /tmp/x)` reaches the host as that
 literal text. Parts wrapped by `Command.secret()` appear as `******` in `str(cmd)`, which is
 what logs and the UI show; only `cmd.line()` (sent to the host) carries the real value.
@@ -47,15 +47,17 @@ def _check(part: object) -> str | Secret:
 
 
 class Command:
-    """A remote command: argument vectors joined by fixed shell operators."""
+    """A remote command: an argument vector, or two commands joined by a shell operator."""
 
-    __slots__ = ("_argvs", "_ops")
+    __slots__ = ("_argv", "_left", "_op", "_right")
 
     def __init__(self, *parts: Part) -> None:
         if not parts:
             raise ValueError("a command needs at least one part")
-        self._argvs: tuple[tuple[str | Secret, ...], ...] = (tuple(_check(p) for p in parts),)
-        self._ops: tuple[Operator, ...] = ()
+        self._argv: tuple[str | Secret, ...] = tuple(_check(p) for p in parts)
+        self._op: Operator | None = None
+        self._left: Command | None = None
+        self._right: Command | None = None
 
     @staticmethod
     def secret(value: str) -> Secret:
@@ -79,8 +81,8 @@ class Command:
 
     def _join(self, op: Operator, other: Command) -> Command:
         joined = Command.__new__(Command)
-        joined._argvs = self._argvs + other._argvs
-        joined._ops = (*self._ops, op, *other._ops)
+        joined._argv = ()
+        joined._op, joined._left, joined._right = op, self, other
         return joined
 
     def then(self, other: Command) -> Command:
@@ -108,16 +110,23 @@ class Command:
         return joined
 
     def _render(self, *, masked: bool) -> str:
-        words: list[str] = []
-        for index, argv in enumerate(self._argvs):
-            if index:
-                words.append(self._ops[index - 1])
-            for part in argv:
-                if isinstance(part, Secret):
-                    words.append(MASK if masked else shlex.quote(part.value))
-                else:
-                    words.append(shlex.quote(part))
-        return " ".join(words)
+        if self._op is None:
+            return " ".join(
+                (MASK if masked else shlex.quote(p.value))
+                if isinstance(p, Secret)
+                else shlex.quote(p)
+                for p in self._argv
+            )
+        assert self._left is not None and self._right is not None
+        sides = []
+        for side in (self._left, self._right):
+            text = side._render(masked=masked)
+            # Group a composed operand joined by another operator, so that `(a && b) | c`
+            # means that and not `a && (b | c)` (the shell's own precedence).
+            if side._op is not None and side._op != self._op:
+                text = "{ " + text + "; }"
+            sides.append(text)
+        return f"{sides[0]} {self._op} {sides[1]}"
 
     def line(self) -> str:
         """The quoted shell line sent to the host (carries secrets: never log it)."""
@@ -125,9 +134,9 @@ class Command:
 
     def argv(self) -> list[str]:
         """The argument vector of a simple command (for exec without a shell)."""
-        if self._ops:
+        if self._op is not None:
             raise ValueError("a composed command has no single argument vector; use line()")
-        return [p.value if isinstance(p, Secret) else p for p in self._argvs[0]]
+        return [p.value if isinstance(p, Secret) else p for p in self._argv]
 
     def __str__(self) -> str:
         return self._render(masked=True)
@@ -138,7 +147,7 @@ class Command:
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, Command):
             return NotImplemented
-        return self._argvs == other._argvs and self._ops == other._ops
+        return self.line() == other.line()
 
     def __hash__(self) -> int:
-        return hash((self._argvs, self._ops))
+        return hash(self.line())

@@ -62,8 +62,9 @@ def fingerprint(key: asyncssh.SSHKey) -> str:
 def recorded_keys(known: asyncssh.SSHKnownHosts, address: str, port: int) -> list[asyncssh.SSHKey]:
     """The keys recorded for address:port (port 22 entries carry no port, as in OpenSSH)."""
     result: Any = asyncssh.match_known_hosts(known, address, address, port if port != 22 else None)
-    keys: list[asyncssh.SSHKey] = list(result[0])
-    return keys
+    # The same line matches as host name and as address: keep each key once.
+    unique = {fingerprint(key): key for key in result[0]}
+    return list(unique.values())
 
 
 def record_key(path: Path, address: str, port: int, key: asyncssh.SSHKey) -> None:

@@ -106,6 +106,9 @@ class SshTransport:
         self._failures = 0
         self._retry_at = 0.0
         self._last_error: TransportError | None = None
+        # Kills of abandoned commands run in the background so that a caller who gives up
+        # on a host that stopped answering is not held up by it; close() waits for them.
+        self._abandoning: set[asyncio.Task[None]] = set()
 
     @property
     def where(self) -> str:
@@ -195,7 +198,12 @@ class SshTransport:
         return Unreachable(self.host, reason, f"{self.where}: {detail}")
 
     async def close(self) -> None:
-        """Close the connection; the next call opens a new one."""
+        """Finish killing abandoned commands, then close; the next call opens a new one."""
+        if self._abandoning:
+            await asyncio.gather(*self._abandoning, return_exceptions=True)
+        await self._drop()
+
+    async def _drop(self) -> None:
         conn, self._conn, self._client = self._conn, None, None
         if conn is not None:
             conn.close()
@@ -225,7 +233,7 @@ class SshTransport:
                 await self._forget(err)
 
     async def _forget(self, err: BaseException) -> None:
-        await self.close()
+        await self._drop()
         raise self._unreachable(CONNECTION_LOST, f"connection lost: {err}") from None
 
     async def _pgid(self, proc: asyncssh.SSHClientProcess[bytes]) -> tuple[int | None, bytes]:
@@ -259,7 +267,7 @@ class SshTransport:
             async with asyncio.timeout(timeout):
                 return await self._run(cmd, stdin, state)
         except TimeoutError:
-            await self._abandon(state)
+            self._give_up(state)
             if state["proc"] is None:
                 raise self._unreachable(
                     TIMEOUT, f"not reached within {timeout:g} s; check the host and network"
@@ -268,7 +276,7 @@ class SshTransport:
                 self.host, f"{self.where}: `{cmd}` did not finish within {timeout:g} s"
             ) from None
         except BaseException:
-            await asyncio.shield(self._abandon(state))
+            self._give_up(state)
             raise
 
     async def _run(self, cmd: Command, stdin: bytes | None, state: dict[str, Any]) -> RunResult:
@@ -292,6 +300,14 @@ class SshTransport:
                 await self._forget(lost)
             state["proc"] = None  # finished: nothing to kill
             return RunResult(_exit_status(proc), out, head + err)
+
+    def _give_up(self, state: dict[str, Any]) -> None:
+        """Kill the command in `state` on the host, in the background."""
+        if state["proc"] is None:
+            return
+        task = asyncio.create_task(self._abandon(dict(state)))
+        self._abandoning.add(task)
+        task.add_done_callback(self._abandoning.discard)
 
     async def _abandon(self, state: dict[str, Any]) -> None:
         proc: asyncssh.SSHClientProcess[bytes] | None = state["proc"]
@@ -349,7 +365,7 @@ class SshTransport:
             finally:
                 for reader in readers:
                     reader.cancel()
-                await asyncio.shield(self._abandon(state))
+                self._give_up(state)
                 self._channels.release()
         except TimeoutError:
             raise CommandTimeout(

@@ -1,0 +1,81 @@
+"""The local transport: same behaviour as SSH, and nothing left running when we give up."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from pathlib import Path
+
+import pytest
+
+from drove_tui.cluster.command import Command
+from drove_tui.cluster.local import LocalTransport
+from drove_tui.cluster.transport import CommandTimeout
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    # A zombie (killed, not yet reaped by its parent) is not running.
+    stat = Path(f"/proc/{pid}/stat").read_text()
+    return stat.rsplit(")", 1)[1].split()[0] != "Z"
+
+
+async def _gone(pid: int) -> bool:
+    for _ in range(200):
+        if not _alive(pid):
+            return True
+        await asyncio.sleep(0.05)
+    return False
+
+
+async def test_run_returns_status_output_and_feeds_stdin() -> None:
+    result = await LocalTransport().run(
+        Command("sh", "-c", "cat; echo oops >&2; exit 4"), stdin=b"hello", timeout=30
+    )
+    assert (result.exit_status, result.stdout, result.stderr) == (4, b"hello", b"oops\n")
+
+
+async def test_a_timed_out_command_and_its_children_are_killed(tmp_path: Path) -> None:
+    pidfile = tmp_path / "pid"
+    script = 'sleep 1000 & echo $! > "$1"; wait'
+    with pytest.raises(CommandTimeout, match="did not finish"):
+        await LocalTransport().run(Command.script(script, str(pidfile)), timeout=0.5)
+    assert await _gone(int(pidfile.read_text()))
+
+
+async def test_a_cancelled_wait_kills_the_command(tmp_path: Path) -> None:
+    pidfile = tmp_path / "pid"
+    started = tmp_path / "started"
+    script = 'sleep 1000 & echo $! > "$1"; touch "$2"; wait'
+    task = asyncio.create_task(
+        LocalTransport().run(Command.script(script, str(pidfile), str(started)), timeout=60)
+    )
+    for _ in range(400):
+        if started.exists():
+            break
+        await asyncio.sleep(0.025)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert await _gone(int(pidfile.read_text()))
+
+
+async def test_stream_yields_lines_of_both_streams_in_order_per_stream() -> None:
+    cmd = Command.script("for i in 1 2 3; do echo out$i; echo err$i >&2; done")
+    lines = [item async for item in LocalTransport().stream(cmd, timeout=30)]
+    assert [text for name, text in lines if name == "stdout"] == [b"out1", b"out2", b"out3"]
+    assert [text for name, text in lines if name == "stderr"] == [b"err1", b"err2", b"err3"]
+
+
+async def test_closing_a_stream_early_kills_the_command(tmp_path: Path) -> None:
+    pidfile = tmp_path / "pid"
+    script = 'sleep 1000 & echo $! > "$1"; echo ready; wait'
+    stream = LocalTransport().stream(Command.script(script, str(pidfile)), timeout=60)
+    async for _name, line in stream:
+        assert line == b"ready"
+        break
+    await stream.aclose()  # type: ignore[attr-defined]
+    assert await _gone(int(pidfile.read_text()))
