@@ -99,22 +99,30 @@ async def fan_out(
     ]
 
 
-async def run_fan_out(
-    engine: EngineAPI, inventory: Inventory, opts: RunOptions, stop: asyncio.Event
-) -> int:
-    """One task per host matching opts.fan_out, each pinned to its host; exit 0 only if all
-    succeeded. Output lines are prefixed with the host, and a summary closes the run."""
+def plan_fan_out(inventory: Inventory, pattern: str, task_id: str) -> dict[str, str]:
+    """Host name -> task id for every host `pattern` selects, checked before any host is
+    touched; InvalidInput naming the flag when the pattern is wrong or matches nothing."""
     from drove_tui.loaders.patterns import select_hosts
 
-    assert opts.fan_out is not None
-    hosts = [h.name for h in select_hosts(inventory, opts.fan_out)]
+    try:
+        hosts = [h.name for h in select_hosts(inventory, pattern)]
+    except InvalidInput as err:
+        raise InvalidInput(f"--fan-out {pattern!r}: {err}") from None
     if not hosts:
         where = inventory.source or "the built-in local inventory"
         raise InvalidInput(
-            f"--fan-out {opts.fan_out!r} matches no host of {where}; "
-            "check the pattern with `drove-tui hosts list`."
+            f"--fan-out {pattern!r} matches no host of {where}; "
+            "list the hosts with `drove-tui hosts list`."
         )
-    task_ids = fan_out_task_ids(opts.spec.task_id, hosts)
+    return fan_out_task_ids(task_id, hosts)
+
+
+async def run_fan_out(
+    engine: EngineAPI, task_ids: Mapping[str, str], opts: RunOptions, stop: asyncio.Event
+) -> int:
+    """One task per host of `task_ids`, each pinned to its host; exit 0 only if all
+    succeeded. Output lines are prefixed with the host, and a summary closes the run."""
+    hosts = list(task_ids)
     parallel = opts.parallel or opts.parallel_default or len(hosts)
     out: Output = JsonOutput() if opts.json else HumanOutput(hosts=hosts)
 

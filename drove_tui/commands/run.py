@@ -346,15 +346,18 @@ async def run_async(opts: RunOptions) -> int:
     Engine: Any = importlib.import_module("drove_tui.engine.engine").Engine  # noqa: N806
 
     inventory = load_inventory(opts.inventory)
+    task_ids: dict[str, str] = {}
+    if opts.fan_out is not None:
+        from drove_tui.commands.fanout import plan_fan_out, run_fan_out
+
+        task_ids = plan_fan_out(inventory, opts.fan_out, opts.spec.task_id)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     loop.add_signal_handler(signal.SIGINT, _interrupted, loop, stop)
     try:
         async with Engine.open(inventory, opts.state) as engine:
-            if opts.fan_out is not None:
-                from drove_tui.commands.fanout import run_fan_out
-
-                return await run_fan_out(engine, inventory, opts, stop)
+            if task_ids:
+                return await run_fan_out(engine, task_ids, opts, stop)
             out: Output = JsonOutput() if opts.json else HumanOutput()
             async with spinning(out):
                 followed = await TaskFollower(engine, out, opts).run(opts.spec, stop=stop)

@@ -40,6 +40,9 @@ class FakeEngine:
         self.kills: list[tuple[str, str]] = []
         self.changed = asyncio.Condition()
         self.on_kill_state = TaskState.STOPPED
+        # Autopilot for fan-out tests: host -> exit code; a submit pinned there walks by itself.
+        self.autopilot: dict[str, int] = {}
+        self.walkers: list[asyncio.Task[None]] = []
 
     async def submit(
         self, spec: TaskSpec, op_spec: ClusterOpSpec | None = None, pin_host: str | None = None
@@ -59,6 +62,10 @@ class FakeEngine:
         self.log_queues[record.key] = asyncio.Queue()
         self.submits.append((spec, op_spec, pin_host))
         self.submitted.set()
+        if pin_host in self.autopilot:
+            lines = [("stdout", f"hello from {pin_host}"), ("stderr", f"warn {pin_host}")]
+            walk = self.walk(record.key, pin_host, self.autopilot[pin_host], lines)
+            self.walkers.append(asyncio.create_task(walk))
         return record
 
     async def move(self, key: tuple[str, str], state: TaskState, **fields: Any) -> None:
