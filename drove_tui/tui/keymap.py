@@ -87,7 +87,35 @@ FANOUT_KEYS = (
     Key("fanout.back", "escape", "back", "Back"),
 )
 
-ALL_KEYS = APP_KEYS + TASKS_KEYS + HOSTS_KEYS + DETAIL_KEYS + LOGS_KEYS + FANOUT_KEYS
+CREATE_KEYS = (
+    Key("create.submit", "ctrl+s", "submit", "Submit"),
+    Key("create.cancel", "escape", "cancel", "Cancel"),
+)
+
+FANOUT_SETUP_KEYS = (
+    Key("fanout_setup.submit", "ctrl+s", "submit", "Start"),
+    Key("fanout_setup.cancel", "escape", "cancel", "Cancel"),
+)
+
+CONFIRM_KEYS = (
+    Key("confirm.yes", "y", "answer(True)", "Yes"),
+    Key("confirm.no", "n,escape", "answer(False)", "No"),
+)
+
+HELP_KEYS = (Key("help.close", "escape,question_mark,q", "dismiss", "Close"),)
+
+ALL_KEYS = (
+    APP_KEYS
+    + TASKS_KEYS
+    + HOSTS_KEYS
+    + DETAIL_KEYS
+    + LOGS_KEYS
+    + FANOUT_KEYS
+    + CREATE_KEYS
+    + FANOUT_SETUP_KEYS
+    + CONFIRM_KEYS
+    + HELP_KEYS
+)
 BINDING_IDS = frozenset(k.id for k in ALL_KEYS)
 
 

@@ -5,19 +5,18 @@ from __future__ import annotations
 from typing import ClassVar
 
 from textual.app import ComposeResult
-from textual.binding import Binding, BindingType
+from textual.binding import BindingType
 from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Static
+
+from drove_tui.tui.keymap import CONFIRM_KEYS, bindings
 
 
 class ConfirmScreen(ModalScreen[bool]):
     """Dismisses with True on the confirm button (or `y`), False on cancel (`n`, `esc`)."""
 
-    BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("y", "answer(True)", "Yes", id="confirm.yes"),
-        Binding("n,escape", "answer(False)", "No", id="confirm.no"),
-    ]
+    BINDINGS: ClassVar[list[BindingType]] = bindings(*CONFIRM_KEYS)
 
     def __init__(self, question: str, verb: str) -> None:
         super().__init__()

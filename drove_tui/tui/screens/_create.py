@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar, cast
 
 from textual.app import ComposeResult
-from textual.binding import Binding, BindingType
+from textual.binding import BindingType
 from textual.containers import Horizontal, VerticalScroll
 from textual.screen import ModalScreen
 from textual.suggester import Suggester
@@ -21,6 +21,7 @@ from drove_tui.errors import DroveError, InvalidInput
 from drove_tui.loaders.spec_file import LoadedSpec, load_spec, load_spec_text
 from drove_tui.models.durations import Duration
 from drove_tui.models.operation import ClusterOpSpec
+from drove_tui.tui.keymap import CREATE_KEYS, bindings
 from drove_tui.tui.rows import task_key
 
 if TYPE_CHECKING:
@@ -83,10 +84,7 @@ def op_spec_for(loaded: LoadedSpec, timeout: str) -> ClusterOpSpec | None:
 class CreateScreen(ModalScreen[None]):
     """The create dialog; on success it opens the new task's detail."""
 
-    BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("escape", "cancel", "Cancel", id="create.cancel"),
-        Binding("ctrl+s", "submit", "Submit", id="create.submit"),
-    ]
+    BINDINGS: ClassVar[list[BindingType]] = bindings(*CREATE_KEYS)
 
     def compose(self) -> ComposeResult:
         with VerticalScroll(id="create"):

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, ClassVar, cast
 
 from rich.text import Text
 from textual.app import ComposeResult
-from textual.binding import Binding, BindingType
+from textual.binding import BindingType
 from textual.containers import Horizontal, VerticalScroll
 from textual.screen import ModalScreen, Screen
 from textual.widgets import Button, Footer, Input, Label, Static
@@ -18,7 +18,7 @@ from drove_tui.errors import DroveError, InvalidInput
 from drove_tui.loaders.spec_file import load_spec
 from drove_tui.models.operation import ClusterOpSpec
 from drove_tui.models.spec import TaskSpec
-from drove_tui.tui.keymap import FANOUT_KEYS, bindings
+from drove_tui.tui.keymap import FANOUT_KEYS, FANOUT_SETUP_KEYS, bindings
 from drove_tui.tui.rows import MEANING_STYLE, Cell, meaning, task_key
 from drove_tui.tui.screens._create import PathSuggester, op_spec_for
 from drove_tui.tui.widgets import Column, RowTable, StatusLine
@@ -39,10 +39,7 @@ COLUMNS = (
 class FanoutSetupScreen(ModalScreen[None]):
     """Which hosts (marked ones, or a pattern) and which spec."""
 
-    BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("escape", "cancel", "Cancel", id="fanout_setup.cancel"),
-        Binding("ctrl+s", "submit", "Submit", id="fanout_setup.submit"),
-    ]
+    BINDINGS: ClassVar[list[BindingType]] = bindings(*FANOUT_SETUP_KEYS)
 
     def __init__(self, hosts: Sequence[str]) -> None:
         super().__init__()

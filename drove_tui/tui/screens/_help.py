@@ -6,10 +6,12 @@ from typing import Any, ClassVar
 
 from rich.table import Table
 from textual.app import ComposeResult
-from textual.binding import Binding, BindingType
+from textual.binding import BindingType
 from textual.containers import VerticalScroll
 from textual.screen import ModalScreen, Screen
 from textual.widgets import Static
+
+from drove_tui.tui.keymap import HELP_KEYS, bindings
 
 
 def binding_table(screen: Screen[Any]) -> Table:
@@ -34,9 +36,7 @@ def binding_table(screen: Screen[Any]) -> Table:
 class HelpScreen(ModalScreen[None]):
     """Lists the bindings of the view it was opened from."""
 
-    BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("escape,question_mark,q", "dismiss", "Close", id="help.close"),
-    ]
+    BINDINGS: ClassVar[list[BindingType]] = bindings(*HELP_KEYS)
 
     def __init__(self, view: Screen[Any]) -> None:
         super().__init__()
