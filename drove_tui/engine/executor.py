@@ -70,11 +70,14 @@ echo "$id"
 $d start "$name" </dev/null >/dev/null || exit 78
 """
 
-# $1 prefix $2 container: print its log with timestamps, then remove it with its volumes.
+# $1 prefix $2 container: print its log with timestamps, then remove it with its volumes;
+# the status is the log's (non-zero: no log), or REMOVE_FAILED.
 FINISH_SCRIPT = """d=$1; c=$2
-$d logs --timestamps "$c" </dev/null
+$d logs --timestamps "$c" </dev/null; logs=$?
 $d rm -f -v "$c" </dev/null >/dev/null || exit 3
+exit $logs
 """
+REMOVE_FAILED = 3  # FINISH_SCRIPT: docker rm failed (its text on stderr)
 
 
 def container_name(instance_id: str) -> str:
@@ -130,7 +133,7 @@ def pull(host: HostConfig, image: str) -> Command:
 def create_args(spec: TaskSpec, record: TaskRecord, host: HostConfig, store_id: str) -> list[str]:
     """`docker create` arguments: name, labels, pinning, limits, logging, mounts, user, image,
     args. Tasks publish no ports, get no health check and are never restarted by docker."""
-    args = ["create", "--name", container_name(record.instance_id), "--restart", "no"]
+    args = ["--name", container_name(record.instance_id), "--restart", "no"]
     for key, value in labels(record, store_id).items():
         args += ["--label", f"{key}={value}"]
     args += ["--cpuset-cpus", ",".join(str(c) for c in record.cores)]
@@ -264,6 +267,14 @@ def events(host: HostConfig, since: str) -> Command:
 def follow_logs(host: HostConfig, name: str, *, tail: int | None) -> Command:
     """Stream the container's output with timestamps as it comes."""
     args = ["logs", "--follow", "--timestamps"]
+    if tail is not None:
+        args += ["--tail", str(tail)]
+    return Command.docker(host, *args, name)
+
+
+def capture_logs(host: HostConfig, name: str, *, tail: int | None) -> Command:
+    """The container's output so far, with timestamps."""
+    args = ["logs", "--timestamps"]
     if tail is not None:
         args += ["--tail", str(tail)]
     return Command.docker(host, *args, name)

@@ -103,9 +103,7 @@ def run_create(tmp_path: Path, census: str, cores: str, mem: int, mult: int = 1)
     spec = TaskSpec.model_validate(SPEC)
     rec = record(spec).model_copy(update={"cores": [int(c) for c in cores.split(",")]})
     rec = rec.model_copy(update={"memory_mb": mem})
-    cmd = executor.create(
-        host, rec, ["create", "img"], node_memory_mb=1000, lock_wait_s=5, start=True
-    )
+    cmd = executor.create(host, rec, ["img"], node_memory_mb=1000, lock_wait_s=5, start=True)
     env = {
         "CENSUS": str(tmp_path / "census"),
         "CALLS": str(tmp_path / "calls"),

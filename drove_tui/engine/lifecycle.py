@@ -1,0 +1,297 @@
+"""A task's steps, PENDING -> PROVISIONING -> STARTING -> RUNNING -> RUN_COMPLETED ->
+DEPROVISIONING -> STOPPED, each ending in one compare-and-set transition of the store.
+
+Steps are resumable: `drive` re-reads the record after every step and runs the step of the
+state it finds, so a restart (or another process taking over) continues where it stopped. A
+step whose transition loses the compare-and-set (kill, host loss) just returns: the loop
+reads the new state. An unexpected error turns the task LOST with the reason; it never stops
+the engine.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING
+
+from drove_tui.cluster.transport import CommandTimeout, TransportError
+from drove_tui.engine import executor, recovery
+from drove_tui.engine.configs import config_tar
+from drove_tui.engine.logs import merge_capture
+from drove_tui.engine.placement import NoFit, Request, check_request_size, place
+from drove_tui.engine.signals import Signal
+from drove_tui.errors import DroveError
+from drove_tui.models.states import TaskResult, TaskState, TaskStatus
+from drove_tui.models.task import TaskRecord
+
+if TYPE_CHECKING:
+    from drove_tui.engine.engine import Engine
+
+log = logging.getLogger(__name__)
+S = TaskState
+Step = Callable[["Engine", TaskRecord], Awaitable[None]]
+
+CREATE_TIMEOUT_S = 120.0
+DOCKER_TIMEOUT_S = 60.0
+# A safety net only: waits are woken by signals; this bounds a missed wake-up.
+IDLE_RECHECK_S = 5.0
+
+
+async def drive(engine: Engine, app: str, task_id: str) -> None:
+    """Run the task's steps until it is terminal (or owned by nobody here any more)."""
+    while True:
+        record = engine.store.get_task(app, task_id)
+        if record is None:
+            return
+        step = STEPS.get(record.state)
+        if record.state is S.PROVISIONING_FAILED and not engine.is_killed(record):
+            step = None  # nothing was created: nothing to clean up
+        if step is None:
+            engine.forget_allocation(record)
+            return
+        try:
+            await step(engine, record)
+        except asyncio.CancelledError:
+            raise
+        except Exception as err:  # a bug must cost one task, never the engine
+            log.exception("task %s/%s failed in %s", app, task_id, record.state)
+            current = engine.store.get_task(app, task_id)
+            if current is not None and not current.terminal:
+                engine.move(
+                    current,
+                    S.LOST,
+                    f"internal error in {current.state}: {err}",
+                    result=TaskResult.lost(),
+                    error=str(err),
+                )
+
+
+async def pending(engine: Engine, record: TaskRecord) -> None:
+    """Wait for a host with room, until the operation's timeout; then place the task."""
+    deadline = record.created_at + record.op_timeout_s
+    spec = record.spec
+    request = Request(
+        app=record.app,
+        cores=spec.cpu_count,
+        memory_mb=spec.memory_mb,
+        policy=spec.placement_policy,
+        pin_host=record.pin_host,
+    )
+    while True:
+        token = engine.room.token()
+        if engine.is_killed(record):
+            engine.move(record, S.STOPPED, "killed before placement", result=TaskResult.cancelled())
+            return
+        views = engine.host_views()
+        if not any(v.facts is not None for v in views):
+            reason = "waiting for the first probe of the hosts"
+        else:
+            try:
+                check_request_size(request, views)
+            except DroveError as err:
+                fail = TaskResult(status=TaskStatus.FAILED, exit_code=-1)
+                engine.move(record, S.STOPPED, str(err), result=fail, error=str(err))
+                return
+            got = place(request, views, strategy=engine.inventory.settings.placement)
+            if not isinstance(got, NoFit):
+                engine.reserve(record, got)
+                moved = engine.move(
+                    record,
+                    S.PROVISIONING,
+                    f"placed on {got.host} (NUMA node {got.numa}, cores {got.cores})",
+                    host=got.host,
+                    numa_node=got.numa,
+                    cores=got.cores,
+                    memory_mb=got.memory_mb,
+                )
+                if moved is None:
+                    engine.forget_allocation(record)
+                return
+            reason = got.reason
+        if time.time() >= deadline:
+            timed_out = TaskResult(status=TaskStatus.TIMED_OUT, exit_code=-1)
+            engine.move(record, S.STOPPED, f"not placed in time: {reason}", result=timed_out)
+            return
+        record = engine.set_reason(record, reason)
+        await Signal.wait(token, min(IDLE_RECHECK_S, max(0.0, deadline - time.time())))
+        refreshed = engine.store.get_task(record.app, record.task_id)
+        if refreshed is None or refreshed.state is not S.PENDING:
+            return
+        record = refreshed
+
+
+async def provisioning(engine: Engine, record: TaskRecord) -> None:
+    """Pull the image (unless the host has it) within the spec's pull timeout."""
+    host = engine.host_config(record)
+    spec = engine.spec_of(record)
+    image = spec.executable.url
+    timeout = spec.executable.docker_pull_timeout.seconds
+    transport = engine.cluster.transport(host)
+    pull = asyncio.ensure_future(transport.run(executor.pull(host, image), timeout=timeout))
+    killed = await engine.race_kill(record, pull)
+    if killed:
+        result = TaskResult.cancelled()
+        engine.move(record, S.PROVISIONING_FAILED, "killed while pulling", result=result)
+        return
+    try:
+        done = pull.result()
+    except CommandTimeout:
+        error = f"Error while pulling image {image}: no answer within {timeout:g} s"
+    except TransportError as err:
+        error = f"Error while pulling image {image}: {err}"
+    else:
+        if done.ok:
+            engine.move(record, S.STARTING, f"image {image} is on {host.name}")
+            return
+        text = done.stderr.decode("utf-8", "replace").strip() or done.text().strip()
+        error = f"Error while pulling image {image}: {text}"
+    failed = TaskResult(status=TaskStatus.FAILED, exit_code=-1)
+    if engine.move(record, S.PROVISIONING_FAILED, error, result=failed, error=error):
+        engine.forget_allocation(record)
+
+
+async def starting(engine: Engine, record: TaskRecord) -> None:
+    """Create (under the host lock, re-checking live allocations), copy configs, start."""
+    if engine.is_killed(record):
+        engine.move(record, S.RUN_COMPLETED, "killed before start", result=TaskResult.cancelled())
+        return
+    host = engine.host_config(record)
+    spec = engine.spec_of(record)
+    transport = engine.cluster.transport(host)
+    name = executor.container_name(record.instance_id)
+    try:
+        tar = await config_tar(spec, transport, host)
+        env = executor.env_file(spec, record, host)
+    except (DroveError, ValueError) as err:
+        _start_failed(engine, record, str(err))
+        return
+    node_memory = engine.node_memory_mb(host.name, record.numa_node or 0)
+    args = executor.create_args(spec, record, host, engine.store.store_id)
+    cmd = executor.create(
+        host, record, args, node_memory_mb=node_memory, lock_wait_s=30, start=tar is None
+    )
+    engine.expect_exit(record)
+    try:
+        done = await transport.run(cmd, stdin=env, timeout=CREATE_TIMEOUT_S)
+        if done.exit_status == 0 and tar is not None:
+            done = await transport.run(executor.copy_in(host, name), stdin=tar, timeout=60)
+            if done.ok:
+                done = await transport.run(executor.start(host, name), timeout=DOCKER_TIMEOUT_S)
+    except TransportError as err:
+        # The container may or may not exist: recovery looks at the host and decides.
+        engine.move(record, S.UNKNOWN, f"lost contact with {host.name} while starting: {err}")
+        return
+    status = done.exit_status
+    if status == executor.ALREADY_EXISTS:
+        await recovery.adopt(engine, record)
+        return
+    if status in (executor.NO_ROOM, executor.LOCK_TIMEOUT):
+        await _no_room(engine, record, done.stderr.decode("utf-8", "replace").strip())
+        return
+    if status != 0:
+        _start_failed(engine, record, done.stderr.decode("utf-8", "replace").strip())
+        return
+    engine.move(record, S.RUNNING, f"container {name} started on {host.name}", container_id=name)
+
+
+def _start_failed(engine: Engine, record: TaskRecord, text: str) -> None:
+    failed = TaskResult(status=TaskStatus.FAILED, exit_code=-1)
+    engine.move(record, S.RUN_COMPLETED, text, result=failed, error=text)
+
+
+async def _no_room(engine: Engine, record: TaskRecord, why: str) -> None:
+    """Another process filled the host since our last probe: wait for its next probe, then
+    pick other cores on the same host (the image is there), until the operation's timeout."""
+    host = record.host
+    assert host is not None
+    deadline = record.created_at + record.op_timeout_s
+    engine.forget_allocation(record)
+    reason = f"{record.host} has no room right now ({why}); waiting"
+    record = engine.set_reason(record, reason)
+    while time.time() < deadline:
+        token = engine.room.token()
+        await engine.fresh_probe(host)
+        spec = record.spec
+        # The same host: its image is there.
+        request = Request(record.app, spec.cpu_count, spec.memory_mb, spec.placement_policy, host)
+        got = place(request, engine.host_views())
+        if not isinstance(got, NoFit):
+            engine.reserve(record, got)
+            if engine.store.update_fields(
+                record.app, record.task_id, S.STARTING, numa_node=got.numa, cores=got.cores
+            ):
+                return  # drive() runs STARTING again with the new cores
+            engine.forget_allocation(record)
+            return
+        await Signal.wait(token, IDLE_RECHECK_S)
+    _start_failed(engine, record, f"no room on {record.host} in time: {why}")
+
+
+async def running(engine: Engine, record: TaskRecord) -> None:
+    """Wait for the container to exit (told by the host's event stream or its probe)."""
+    code = await engine.exit_of(record)
+    if code is None:
+        return  # woken for something else (state moved, kill): drive() re-reads
+    if engine.is_killed(record):
+        result = TaskResult.cancelled()
+        reason, error = "killed", None
+    else:
+        result = TaskResult.from_exit_code(code)
+        reason = f"exited with status {code}"
+        error = None if code == 0 else f"Task instance exited with status: {code}"
+    engine.move(record, S.RUN_COMPLETED, reason, result=result, error=error)
+
+
+async def run_completed(engine: Engine, record: TaskRecord) -> None:
+    """Nothing to wait for: clean up."""
+    engine.move(record, S.DEPROVISIONING, "removing the container")
+
+
+async def provisioning_failed(engine: Engine, record: TaskRecord) -> None:
+    """A pull stopped by a kill still deprovisions to STOPPED."""
+    engine.move(record, S.DEPROVISIONING, "cleaning up after the kill")
+
+
+async def deprovisioning(engine: Engine, record: TaskRecord) -> None:
+    """Keep the container's output locally, remove it (and the image unless cached)."""
+    host = engine.host_config(record)
+    transport = engine.cluster.transport(host)
+    name = executor.container_name(record.instance_id)
+    try:
+        done = await transport.run(executor.finish(host, name), timeout=DOCKER_TIMEOUT_S)
+        if done.exit_status == executor.REMOVE_FAILED:
+            text = done.stderr.decode("utf-8", "replace").strip()
+            engine.set_reason(record, f"docker rm failed on {host.name}: {text}")
+            await engine.fresh_probe(host.name)
+            return  # drive() tries again
+        lines = merge_capture(record.app, record.task_id, done.stdout, done.stderr)
+        if done.ok and lines:
+            await asyncio.to_thread(engine.logs_store.write, lines)
+        if not engine.inventory.settings.cache_images:
+            image = engine.spec_of(record).executable.url
+            await transport.run(executor.remove_image(host, image), timeout=DOCKER_TIMEOUT_S)
+    except TransportError as err:
+        engine.set_reason(record, f"cannot reach {host.name} to remove the container: {err}")
+        await engine.fresh_probe(host.name)
+        return  # drive() tries again
+    engine.released(record)
+    engine.move(record, S.STOPPED, "container removed")
+
+
+async def unknown(engine: Engine, record: TaskRecord) -> None:
+    """Wait for the host to be probed again, then reconcile from what it really holds."""
+    await recovery.reconcile(engine, record)
+
+
+STEPS: dict[TaskState, Step] = {
+    S.PENDING: pending,
+    S.PROVISIONING: provisioning,
+    S.STARTING: starting,
+    S.RUNNING: running,
+    S.RUN_COMPLETED: run_completed,
+    S.PROVISIONING_FAILED: provisioning_failed,
+    S.DEPROVISIONING: deprovisioning,
+    S.UNKNOWN: unknown,
+}

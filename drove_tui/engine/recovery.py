@@ -1,0 +1,117 @@
+"""Coming back to the truth after drove-tui restarted or a host went silent.
+
+A task in UNKNOWN waits for a probe of its host taken after it became UNKNOWN, then takes
+the state the host really shows: container running -> RUNNING (watching resumes); exited ->
+RUN_COMPLETED with its real exit code; created but never started -> STARTING (the create is
+repeated; the deterministic name makes it find this container instead of making another);
+no container -> PROVISIONING again when it never had one, DEPROVISIONING when its result is
+already known, else LOST with the reason. A host silent past the grace period makes its
+tasks LOST/-1. A LOST task is never re-run behind the operator's back.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import TYPE_CHECKING
+
+from drove_tui.engine import executor
+from drove_tui.models.host import HostState, ManagedContainer
+from drove_tui.models.states import TaskResult, TaskState
+from drove_tui.models.task import TaskRecord
+
+if TYPE_CHECKING:
+    from drove_tui.engine.engine import Engine
+
+S = TaskState
+# States from which a task has not created its container yet (or may be creating it).
+_BEFORE_CREATE = frozenset({S.PENDING, S.PROVISIONING, S.STARTING})
+
+
+async def reconcile(engine: Engine, record: TaskRecord) -> None:
+    """One UNKNOWN task: wait for its host's next good probe (or the grace), then decide."""
+    if record.host is None:
+        engine.move(record, S.PENDING, "never placed: placing it again")
+        return
+    since = record.updated_at
+    grace = engine.inventory.settings.grace_period_s
+    status = await engine.probe_after(record.host, since, until=since + grace)
+    current = engine.store.get_task(record.app, record.task_id)
+    if current is None or current.state is not S.UNKNOWN:
+        return
+    if status is None or status.state is not HostState.ONLINE or status.facts is None:
+        if time.time() < since + grace:
+            return  # woken early (e.g. engine closing); drive() calls again
+        why = status.reason if status is not None and status.reason else "no answer"
+        engine.move(
+            current,
+            S.LOST,
+            f"host {record.host} was not reachable for {grace:g} s ({why})",
+            result=TaskResult.lost(),
+            error=f"host {record.host} lost",
+        )
+        return
+    name = executor.container_name(current.instance_id)
+    found = next((c for c in status.facts.containers if c.name == name), None)
+    settle(engine, current, found)
+
+
+def settle(engine: Engine, record: TaskRecord, found: ManagedContainer | None) -> None:
+    """Move an UNKNOWN task to what its host holds (`found` is its container, or None)."""
+    name = executor.container_name(record.instance_id)
+    host = record.host
+    if found is not None:
+        if found.running:
+            engine.expect_exit(record)
+            engine.move(record, S.RUNNING, f"container {name} is running on {host}")
+        elif found.exit_code is not None:
+            code = found.exit_code
+            result = TaskResult.from_exit_code(code)
+            error = None if code == 0 else f"Task instance exited with status: {code}"
+            engine.move(
+                record, S.RUN_COMPLETED, f"exited with status {code}", result=result, error=error
+            )
+        else:
+            engine.move(record, S.STARTING, f"container {name} was created but not started")
+        return
+    before = engine.state_before_unknown(record)
+    if record.result is not None:
+        engine.move(record, S.DEPROVISIONING, "the run had finished; its container is gone")
+    elif before in _BEFORE_CREATE:
+        if engine.can_recreate(record):
+            engine.move(record, S.PROVISIONING, "no container yet: provisioning again")
+        else:
+            engine.move(
+                record,
+                S.LOST,
+                f"no container on {host} and the spec's secrets are not kept after a restart",
+                result=TaskResult.lost(),
+                error="cannot recreate a task whose secrets were masked",
+            )
+    else:
+        engine.move(
+            record,
+            S.LOST,
+            f"container {name} not found on {host}",
+            result=TaskResult.lost(),
+            error=f"container {name} not found on {host}",
+        )
+
+
+async def adopt(engine: Engine, record: TaskRecord) -> None:
+    """A create found the task's container already there: take it over instead."""
+    host = engine.host_config(record)
+    transport = engine.cluster.transport(host)
+    name = executor.container_name(record.instance_id)
+    done = await transport.run(executor.inspect_state(host, name), timeout=60)
+    status, _, code = done.text().strip().partition(" ")
+    if status == "created":
+        await transport.run(executor.start(host, name), timeout=60)
+        engine.move(record, S.RUNNING, f"started the existing container {name}", container_id=name)
+    elif status in ("running", "restarting", "paused"):
+        engine.move(record, S.RUNNING, f"container {name} already running", container_id=name)
+    elif status in ("exited", "dead") and code.lstrip("-").isdigit():
+        engine.remember_exit(name, int(code))
+        engine.move(record, S.RUNNING, f"container {name} already ran", container_id=name)
+    else:
+        text = done.stderr.decode("utf-8", "replace").strip() or status
+        engine.move(record, S.UNKNOWN, f"cannot tell the state of {name}: {text}")
