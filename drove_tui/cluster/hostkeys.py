@@ -9,14 +9,16 @@ There is deliberately no code path that hands asyncssh `known_hosts=None`.
 
 from __future__ import annotations
 
+import asyncio
 import os
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import asyncssh
 
-from drove_tui.cluster.transport import HostKeyChanged, HostKeyUnknown
+from drove_tui.cluster.transport import SSH_ERROR, HostKeyChanged, HostKeyUnknown, Unreachable
 
 if TYPE_CHECKING:
     from drove_tui.models.inventory import HostConfig
@@ -96,6 +98,32 @@ def changed_message(host: HostConfig, fp: str, files: list[Path]) -> str:
     )
 
 
+def changed_error(host: HostConfig, fp: str, files: list[Path]) -> HostKeyChanged:
+    """The error for a host whose key differs from the recorded one."""
+    return HostKeyChanged(host.name, changed_message(host, fp, files), fp)
+
+
+async def fetch_host_key(
+    host: HostConfig,
+    tunnel: Callable[[], Awaitable[asyncssh.SSHClientConnection]] | None = None,
+) -> asyncssh.SSHKey:
+    """The key `host` presents, unverified: only for showing it before the user trusts it."""
+    where = f"{host.name} ({host.address}:{host.port})"
+    try:
+        async with asyncio.timeout(host.connect_timeout):
+            via: Any = () if tunnel is None else await tunnel()
+            key = await asyncssh.get_server_host_key(host.address, host.port, tunnel=via)
+    except TimeoutError:
+        raise Unreachable(
+            host.name, SSH_ERROR, f"{where}: no answer within {host.connect_timeout:g} s"
+        ) from None
+    except (OSError, asyncssh.Error) as err:
+        raise Unreachable(host.name, SSH_ERROR, f"{where}: cannot get its key: {err}") from None
+    if key is None:
+        raise Unreachable(host.name, SSH_ERROR, f"{where}: presented no host key")
+    return key
+
+
 @dataclass
 class HostKeyCheck:
     """Judges the key a host presents during one connection attempt.
@@ -117,8 +145,7 @@ class HostKeyCheck:
         fp = fingerprint(key)
         recorded = recorded_keys(self.known, self.host.address, self.host.port)
         if recorded:
-            message = changed_message(self.host, fp, self.files)
-            self.refusal = HostKeyChanged(self.host.name, message, fp)
+            self.refusal = changed_error(self.host, fp, self.files)
             return False
         if self.host.host_key_policy == "accept-new":
             record_key(self.files[0], self.host.address, self.host.port, key)

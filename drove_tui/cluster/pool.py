@@ -70,12 +70,13 @@ class Cluster:
         return SshTransport(
             config,
             handshakes=self._handshakes,
-            bastion=self._bastion_source(config),
+            bastion=self.tunnel_for(config),
             user_known_hosts=self._user_known_hosts,
             max_backoff_s=self._max_backoff_s,
         )
 
-    def _bastion_source(self, config: HostConfig) -> ConnectionSource | None:
+    def tunnel_for(self, config: HostConfig) -> ConnectionSource | None:
+        """How to reach `config`'s ProxyJump (a shared bastion connection), or None."""
         if not config.proxy_jump:
             return None
         *earlier, last = [hop.strip() for hop in config.proxy_jump.split(",") if hop.strip()]

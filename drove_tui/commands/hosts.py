@@ -1,10 +1,216 @@
-"""`drove-tui hosts ...` (placeholder until its owner fills it)."""
+"""`drove-tui hosts list|probe|trust`: host health and capacity, and trusting host keys.
+
+Headless, so `list` probes on the spot (one round trip per host, all hosts at once) rather
+than reading a monitor's memory.
+"""
 
 from __future__ import annotations
 
 import argparse
-from typing import Any
+import asyncio
+import json
+import sys
+import time
+from typing import TYPE_CHECKING, Any
+
+from drove_tui.errors import ExitCode, HostError, InvalidInput
+
+if TYPE_CHECKING:
+    from drove_tui.models.host import HostStatus
+    from drove_tui.models.inventory import HostConfig, Inventory
+
+COLUMNS = ("NAME", "STATE", "CORES FREE/TOTAL", "MEMORY FREE/TOTAL", "TASKS", "DOCKER", "AGE")
 
 
 def register(subparsers: Any, common: argparse.ArgumentParser) -> None:
-    """Add this command group to the root parser."""
+    """Add the `hosts` command group to the root parser."""
+    hosts = subparsers.add_parser(
+        "hosts", help="host health, capacity and host keys", parents=[common]
+    )
+    commands = hosts.add_subparsers(dest="hosts_command", metavar="COMMAND", required=True)
+    pattern_help = "host pattern, e.g. 'web,!host3' or 'tag:gpu' (default: all)"
+
+    listing = commands.add_parser(
+        "list", help="probe hosts and show state, free capacity, tasks", parents=[common]
+    )
+    listing.add_argument("pattern", nargs="?", metavar="PATTERN", help=pattern_help)
+    listing.add_argument("--json", action="store_true", help="JSON on stdout")
+    listing.set_defaults(handler=list_hosts)
+
+    probe = commands.add_parser(
+        "probe", help="probe hosts now; exit 7 when one is not ONLINE", parents=[common]
+    )
+    probe.add_argument("pattern", nargs="?", metavar="PATTERN", help=pattern_help)
+    probe.set_defaults(handler=probe_hosts)
+
+    trust = commands.add_parser(
+        "trust",
+        help="show hosts' key fingerprints and record them as trusted (never a changed key)",
+        parents=[common],
+    )
+    trust.add_argument("pattern", metavar="PATTERN", help="host pattern")
+    trust.add_argument("--yes", action="store_true", help="do not ask before recording a key")
+    trust.set_defaults(handler=trust_hosts)
+
+
+def _selected(args: argparse.Namespace) -> tuple[Inventory, list[HostConfig]]:
+    from drove_tui.loaders.inventory_file import load_inventory
+    from drove_tui.loaders.patterns import select_hosts
+
+    inventory = load_inventory(getattr(args, "inventory", None))
+    return inventory, select_hosts(inventory, args.pattern)
+
+
+async def _probe_all(inventory: Inventory, hosts: list[HostConfig]) -> list[HostStatus]:
+    from drove_tui.cluster.monitor import HostMonitor
+    from drove_tui.cluster.pool import Cluster
+
+    async with Cluster(inventory) as cluster:
+        monitor = HostMonitor(cluster, hosts, interval=inventory.settings.probe_interval_s)
+        return await monitor.probe()
+
+
+# --- list -------------------------------------------------------------------------------------
+
+
+def list_hosts(args: argparse.Namespace) -> int:
+    """Probe the selected hosts and print their state and free capacity."""
+    inventory, hosts = _selected(args)
+    statuses = asyncio.run(_probe_all(inventory, hosts))
+    configs = {h.name: h for h in hosts}
+    now = time.time()
+    if args.json:
+        document = [_json_row(s, configs[s.name], now) for s in statuses]
+        print(json.dumps(document, indent=2))
+        return int(ExitCode.OK)
+    rows = [_text_row(s, configs[s.name], now) for s in statuses]
+    widths = [max(len(row[i]) for row in [COLUMNS, *rows]) for i in range(len(COLUMNS))]
+    for row in [COLUMNS, *rows]:
+        cells = zip(row, widths, strict=True)
+        print("  ".join(cell.ljust(width) for cell, width in cells).rstrip())
+    for status in statuses:
+        if status.reason:
+            print(f"{status.name}: {status.reason}", file=sys.stderr)
+    return int(ExitCode.OK)
+
+
+def _capacity(status: HostStatus, host: HostConfig) -> list[Any]:
+    from drove_tui.models.host import offered_capacity
+
+    if status.facts is None:
+        return []
+    return offered_capacity(
+        status.facts,
+        reserved_cores=host.reserved_cores,
+        memory_percent=host.memory_percent,
+        cpu_multiplier=host.cpu_multiplier,
+        memory_multiplier=host.memory_multiplier,
+    )
+
+
+def _age(status: HostStatus, now: float) -> str:
+    return "-" if status.last_ok is None else f"{max(0.0, now - status.last_ok):.0f}s"
+
+
+def _text_row(status: HostStatus, host: HostConfig, now: float) -> tuple[str, ...]:
+    nodes = _capacity(status, host)
+    facts = status.facts
+    cores = " ".join(f"n{n.id}:{n.free_core_slots}/{n.core_slots}" for n in nodes) or "-"
+    free_mb = sum(n.free_memory_mb for n in nodes)
+    total_mb = sum(n.memory_mb for n in nodes)
+    memory = f"{free_mb}/{total_mb} MB" if nodes else "-"
+    tasks = str(len(facts.containers)) if facts else "-"
+    docker = (facts.docker_version or "down") if facts else "-"
+    return (status.name, status.state.value, cores, memory, tasks, docker, _age(status, now))
+
+
+def _json_row(status: HostStatus, host: HostConfig, now: float) -> dict[str, Any]:
+    row: dict[str, Any] = status.model_dump(mode="json")
+    row["age_s"] = None if status.last_ok is None else round(now - status.last_ok, 3)
+    row["capacity"] = [
+        {
+            "numa": n.id,
+            "cores_free": n.free_core_slots,
+            "cores_total": n.core_slots,
+            "memory_free_mb": n.free_memory_mb,
+            "memory_total_mb": n.memory_mb,
+        }
+        for n in _capacity(status, host)
+    ]
+    return row
+
+
+# --- probe ------------------------------------------------------------------------------------
+
+
+def probe_hosts(args: argparse.Namespace) -> int:
+    """Probe the selected hosts now; one line per host."""
+    inventory, hosts = _selected(args)
+    statuses = asyncio.run(_probe_all(inventory, hosts))
+    for status in statuses:
+        facts = status.facts
+        if status.state.value == "ONLINE" and facts is not None:
+            print(
+                f"{status.name}: ONLINE, {facts.cores} cores, {facts.memory_total_mb} MB, "
+                f"{facts.arch} {facts.kernel}, docker {facts.docker_version}, "
+                f"{len(facts.containers)} managed container(s)"
+            )
+        else:
+            print(f"{status.name}: {status.state.value}: {status.reason}")
+    bad = [s for s in statuses if s.state.value != "ONLINE"]
+    return int(ExitCode.HOST_ERROR if bad else ExitCode.OK)
+
+
+# --- trust ------------------------------------------------------------------------------------
+
+
+def trust_hosts(args: argparse.Namespace) -> int:
+    """Show each host's key fingerprint and record it after confirmation."""
+    inventory, hosts = _selected(args)
+    failed = False
+    for host in hosts:
+        if host.connection == "local":
+            continue
+        try:
+            _trust_one(inventory, host, assume_yes=args.yes)
+        except HostError as err:
+            print(f"drove-tui: {err}", file=sys.stderr)
+            failed = True
+    return int(ExitCode.HOST_ERROR if failed else ExitCode.OK)
+
+
+async def _fetch_key(inventory: Inventory, host: HostConfig) -> Any:
+    from drove_tui.cluster import hostkeys
+    from drove_tui.cluster.pool import Cluster
+
+    async with Cluster(inventory) as cluster:
+        return await hostkeys.fetch_host_key(host, cluster.tunnel_for(host))
+
+
+def _trust_one(inventory: Inventory, host: HostConfig, *, assume_yes: bool) -> None:
+    from drove_tui.cluster import hostkeys
+
+    key = asyncio.run(_fetch_key(inventory, host))
+    files = hostkeys.known_hosts_files(host)
+    recorded = hostkeys.recorded_keys(hostkeys.load_known_hosts(files), host.address, host.port)
+    fp = hostkeys.fingerprint(key)
+    where = f"{host.name} ({host.address}:{host.port})"
+    if fp in {hostkeys.fingerprint(k) for k in recorded}:
+        print(f"{where}: already trusted ({fp})")
+        return
+    if recorded:
+        raise hostkeys.changed_error(host, fp, files)
+    target = hostkeys.trust_file(host)
+    print(f"{where} presents {key.get_algorithm()} key {fp}")
+    if not assume_yes:
+        if not sys.stdin.isatty():
+            raise InvalidInput(
+                f"{where}: not recording the key without confirmation; check the fingerprint "
+                "and run again on a terminal, or with --yes"
+            )
+        answer = input(f"Record it in {target}? [y/N] ").strip().lower()
+        if answer not in ("y", "yes"):
+            print(f"{where}: not recorded")
+            return
+    hostkeys.record_key(target, host.address, host.port, key)
+    print(f"{where}: recorded in {target}")
