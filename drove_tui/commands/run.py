@@ -209,9 +209,12 @@ class TaskFollower:
         finally:
             if watcher is not None:
                 await cancel(watcher)
-            closer = getattr(events, "aclose", None)
+            # engine.Subscription has close(); an async generator has aclose().
+            closer = getattr(events, "close", None) or getattr(events, "aclose", None)
             if closer is not None:
-                await closer()
+                done = closer()
+                if asyncio.iscoroutine(done):
+                    await done
 
     async def _follow(self, record: TaskRecord, stop: asyncio.Event) -> Followed:
         app, task = record.key
@@ -235,7 +238,11 @@ class TaskFollower:
                         return self._detached(current, by_interrupt=True)
                     self.out.notice(f"{self._who(app, task)}: interrupted; killing the task")
                     pending.discard(interrupted)
-                    await self.engine.kill(app, task)
+                    try:
+                        await self.engine.kill(app, task)
+                    except DroveError as err:
+                        # It ended on its own meanwhile ("not running"): its result stands.
+                        self.out.notice(f"{self._who(app, task)}: {err}")
             final = finished.result()
             # The container's last lines may still be in flight when the state turns terminal.
             await asyncio.wait_for(asyncio.shield(logs), LOG_DRAIN_S)

@@ -7,7 +7,7 @@ import time
 from typing import Any
 
 import pytest
-from conftest import make_spec, options
+from run_fakes import make_spec, options
 
 from drove_tui.commands.run import check_flags, exit_code_for, follow_hint, with_timeout
 from drove_tui.errors import InvalidInput

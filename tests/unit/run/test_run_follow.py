@@ -7,7 +7,7 @@ import io
 import json
 from typing import Any
 
-from conftest import FakeEngine, options
+from run_fakes import FakeEngine, options
 
 from drove_tui.commands.output import HumanOutput, JsonOutput, Output
 from drove_tui.commands.run import RunOptions, TaskFollower

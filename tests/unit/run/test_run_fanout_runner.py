@@ -8,7 +8,7 @@ import json
 from typing import Any
 
 import pytest
-from conftest import FakeEngine, options
+from run_fakes import FakeEngine, options
 
 from drove_tui.commands import fanout
 from drove_tui.commands.output import HumanOutput, JsonOutput
