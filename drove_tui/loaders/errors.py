@@ -131,7 +131,7 @@ def describe(error: ErrorDetails, model: type[BaseModel], data: Any, path: PathK
             return message
         return f"given {_given(given)}; {message}"
     message = message.replace("Input should be", "should be")
-    return f"given {_given(given)}; {message}"
+    return f"given {_given(given)}; {message[:1].lower()}{message[1:]}"
 
 
 def validation_error(

@@ -117,6 +117,9 @@ def _yaml_error(err: yaml.YAMLError, source: str) -> InvalidInput:
     reason = f"{context}, {problem}" if context else problem
     if mark is None:
         return InvalidInput(f"{source}: YAML syntax error: {reason}")
+    opened = getattr(err, "context_mark", None)
+    if opened is not None and opened.line != mark.line:
+        reason += f" (it began at line {opened.line + 1})"
     return InvalidInput(f"{source}:{mark.line + 1}:{mark.column + 1}: YAML syntax error: {reason}")
 
 

@@ -104,9 +104,16 @@ class LocalLogging(DroveModel):
     """Docker's json-file driver with rotation."""
 
     type: Literal["LOCAL"]
-    max_size: str = Field(default="10m", pattern=r"^[1-9][0-9]*[kmg]?$")
+    max_size: str = Field(default="10m", json_schema_extra={"pattern": "^[1-9][0-9]*[kmg]?$"})
     max_files: int = Field(default=3, ge=1, le=100)
     compress: bool = True
+
+    @field_validator("max_size")
+    @classmethod
+    def _docker_size(cls, value: str) -> str:
+        if not re.fullmatch(r"[1-9][0-9]*[kmg]?", value):
+            raise ValueError("is not a size; write a number with k, m or g, like '10m'")
+        return value
 
 
 class RsyslogLogging(DroveModel):
