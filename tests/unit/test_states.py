@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import re
 from collections import deque
+from pathlib import Path
 
 import pytest
 
@@ -184,3 +186,22 @@ def test_instance_id_is_stable_per_run_and_safe_for_docker_names() -> None:
     assert first != make_instance_id("my app", "t/1", 2.5)
     assert first.startswith("my_app-t_1-")
     assert len(first.rsplit("-", 1)[1]) == 8
+
+
+def _documented_moves() -> set[tuple[TaskState, TaskState]]:
+    """The moves in docs/states.md's "from | to" table, with its two "every ..." rows expanded."""
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "states.md").read_text()
+    table = doc.split("The rules, exactly:", 1)[1].split("\n\n", 2)[1]
+    groups = {"every non-terminal state": set(TaskState) - TERMINAL, "every live state": LIVE}
+    moves: set[tuple[TaskState, TaskState]] = set()
+    for line in table.splitlines()[2:]:
+        left, right = (cell.strip() for cell in line.strip("|").split("|"))
+        sources = groups.get(left) or {TaskState(n) for n in re.findall(r"`(\w+)`", left)}
+        targets = {TaskState(n) for n in re.findall(r"`(\w+)`", right)}
+        moves |= {(s, t) for s in sources for t in targets}
+    return moves
+
+
+def test_docs_states_table_is_exactly_the_state_machine() -> None:
+    actual = {(old, new) for old, targets in TRANSITIONS.items() for new in targets}
+    assert _documented_moves() == actual
