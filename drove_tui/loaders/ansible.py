@@ -81,10 +81,12 @@ def expand_range(name: str) -> list[str]:
 def to_fields(ansible_vars: dict[str, Any], where: str, tree: _Tree) -> dict[str, Any]:
     """The HostConfig fields Ansible variables give; problems are added to tree.errors."""
     fields: dict[str, Any] = {}
+    written: dict[str, str] = {"connection": "ansible_connection"}  # field -> var as written
     for key, value in ansible_vars.items():
         key = str(key)
         if key in ANSIBLE_FIELDS:
             fields[ANSIBLE_FIELDS[key]] = value
+            written[ANSIBLE_FIELDS[key]] = key
         elif key == "ansible_connection":
             if value == "local":
                 fields["connection"] = "local"
@@ -109,12 +111,12 @@ def to_fields(ansible_vars: dict[str, Any], where: str, tree: _Tree) -> dict[str
     try:
         HostDefaults.model_validate(fields)
     except ValidationError as err:
-        back = {v: k for k, v in ANSIBLE_FIELDS.items()}
         for error in err.errors():
             name = str(error["loc"][0])
-            var = back.get(name, "ansible_connection" if name == "connection" else f"drove_{name}")
+            var = written.get(name, f"drove_{name}")
             given = repr(error.get("input"))[:60]
-            tree.errors.append(f"{where}.{var}: given {given}; {error['msg']}")
+            message = error["msg"].replace("Input should", "should")
+            tree.errors.append(f"{where}.{var}: given {given}; {message}")
     return fields
 
 
@@ -232,8 +234,13 @@ def parse_ini(text: str, source: str) -> tuple[list[HostLayers], dict[str, list[
             bad = [t for t in tokens[1:] if "=" not in t]
             if bad:
                 tree.errors.append(f"{where}: {tokens[0]}: {bad[0]!r} is not key=value")
-            host_where = f"{where}: [{group}] {tokens[0]}"
-            tree.add_host(group, tokens[0], host_where, to_fields(pairs, host_where, tree))
+            name, colon, port = tokens[0].rpartition(":")
+            if colon and port.isdigit() and "]" not in port:
+                pairs.setdefault("ansible_port", port)  # Ansible's `host:port` form
+            else:
+                name = tokens[0]
+            host_where = f"{where}: [{group}] {name}"
+            tree.add_host(group, name, host_where, to_fields(pairs, host_where, tree))
         elif kind == "vars":
             key, eq, value = line.partition("=")
             if not eq:

@@ -7,9 +7,10 @@ describe the native inventory file itself, so that unknown fields there are erro
 
 from __future__ import annotations
 
-from typing import Literal
+import re
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
 
 Connection = Literal["ssh", "local"]
 HostKeyPolicy = Literal["strict", "accept-new"]
@@ -19,6 +20,18 @@ HostKeyPolicy = Literal["strict", "accept-new"]
 NAME_PATTERN = r"^[A-Za-z0-9_][A-Za-z0-9_.\-]*$"
 
 
+def _check_name(value: str) -> str:
+    if not re.match(NAME_PATTERN, value):
+        raise ValueError(
+            f"{value!r} is not a usable host name; use letters, digits, '.', '-' and '_' "
+            "(commas, '!', '&', ':' and spaces have a meaning in host patterns)"
+        )
+    return value
+
+
+HostName = Annotated[str, AfterValidator(_check_name)]
+
+
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -26,7 +39,7 @@ class _Strict(BaseModel):
 class HostConfig(_Strict):
     """One host, with every default already merged from groups, inventory and ~/.ssh/config."""
 
-    name: str = Field(pattern=NAME_PATTERN)
+    name: HostName
     address: str = Field(min_length=1)
     port: int = Field(default=22, ge=1, le=65535)
     user: str | None = None
@@ -126,7 +139,7 @@ InventoryDefaults = HostDefaults
 class HostEntry(HostDefaults):
     """One entry of `hosts:`; `address` defaults to the name (or ~/.ssh/config HostName)."""
 
-    name: str = Field(pattern=NAME_PATTERN)
+    name: HostName
 
 
 class GroupConfig(_Strict):
