@@ -74,7 +74,8 @@ def timeline(history: list[Transition]) -> Table:
 
 def spec_text(record: TaskRecord) -> str:
     """The spec as YAML in Drove's field names (already masked by the store)."""
-    data = record.spec.masked().to_drove_json()
+    # Empty lists and maps are Drove's defaults; leaving them out keeps the spec readable.
+    data = {k: v for k, v in record.spec.masked().to_drove_json().items() if v not in ([], {})}
     return yaml.safe_dump(data, sort_keys=False, default_flow_style=False).rstrip()
 
 

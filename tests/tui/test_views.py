@@ -1,0 +1,365 @@
+"""What an operator can do in each view, driven by a Pilot against the deterministic fake."""
+
+from __future__ import annotations
+
+import asyncio
+import html
+import re
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from fake_engine import FakeEngine, frozen_clock, make_record
+from textual.pilot import Pilot
+from textual.widgets import Input, Static, TextArea
+
+from drove_tui.models.states import TaskState
+from drove_tui.tui.app import DroveApp
+from drove_tui.tui.screens import (
+    ConfirmScreen,
+    CreateScreen,
+    DetailScreen,
+    FanoutScreen,
+    HelpScreen,
+    HostsScreen,
+    LogsScreen,
+)
+from drove_tui.tui.widgets import LogView, RowTable, StatusLine
+
+SIZE = (120, 36)
+
+
+def make_app(engine: FakeEngine | None = None, **kw: object) -> DroveApp:
+    return DroveApp(engine or FakeEngine(), clock=frozen_clock, **kw)  # type: ignore[arg-type]
+
+
+def table(app: DroveApp) -> RowTable:
+    return app.screen.query_one(RowTable)
+
+
+def text_of(widget: Static) -> str:
+    return str(widget.render())
+
+
+async def until(pilot: Pilot[int], check: Callable[[], object], limit: float = 20.0) -> None:
+    """Let the app run until `check()` holds; fail after a generous timeout (never a sleep bet)."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + limit
+    while not check():
+        assert loop.time() < deadline, "condition not reached"
+        await pilot.pause(0.02)
+
+
+def screen_text(app: DroveApp) -> str:
+    """What the terminal shows, as plain text (the SVG screenshot without its markup)."""
+    svg = app.export_screenshot()
+    body = svg[svg.index("<g class") :]
+    return html.unescape(re.sub(r"<[^>]+>", "", body)).replace("\xa0", " ")
+
+
+async def test_filter_by_state_shows_only_matching_tasks() -> None:
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("slash", *"state:RUNNING")
+        await pilot.pause()
+        assert sorted(table(app).order) == ["billing/invoice-run", "ml/train-small"]
+        await pilot.press("escape", "escape")
+        await pilot.pause()
+        assert len(table(app).order) == 12
+
+
+async def test_sort_cycles_columns_and_reverse_flips_order() -> None:
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("s")  # created -> app
+        await pilot.pause()
+        order = table(app).order
+        assert order[0].startswith("billing/") and order[-1].startswith("search/")
+        await pilot.press("S")
+        await pilot.pause()
+        assert table(app).order == list(reversed(order))
+
+
+async def test_burst_of_events_is_applied_in_one_flush() -> None:
+    engine = FakeEngine()
+    app = make_app(engine, flush_interval=3600)  # only explicit flushes
+    async with app.run_test(size=SIZE) as pilot:
+        for i in range(500):
+            engine.emit(make_record("burst", f"t{i}", TaskState.RUNNING, ran=None))
+        await pilot.pause()
+        assert "burst/t0" not in app.tasks  # nothing applied before the flush
+        views_told: list[int] = []
+        screen = app.screen
+        original = screen.data_changed  # type: ignore[attr-defined]
+        screen.data_changed = lambda keys, hosts: (
+            views_told.append(len(keys)),
+            original(keys, hosts),
+        )  # type: ignore[attr-defined]
+        app.flush()
+        await pilot.pause()
+        assert views_told == [500]
+        assert len(table(app).order) == 512
+
+
+async def test_changed_task_updates_its_row_in_place() -> None:
+    engine = FakeEngine()
+    app = make_app(engine)
+    async with app.run_test(size=SIZE) as pilot:
+        before = list(table(app).order)
+        old = engine.records[("search", "warmup")]
+        engine.emit(old.model_copy(update={"state": TaskState.PROVISIONING, "host": "host2"}))
+        await until(
+            pilot, lambda: app.tasks["search/warmup"].record.state is TaskState.PROVISIONING
+        )
+        assert app.tasks["search/warmup"].record.state is TaskState.PROVISIONING
+        assert table(app).order == before  # sorted by creation: nothing moved
+        assert "PROVISIONING" in str(table(app).cells("search/warmup"))
+
+
+async def test_kill_asks_naming_task_and_host_then_kills() -> None:
+    engine = FakeEngine()
+    app = make_app(engine)
+    async with app.run_test(size=SIZE) as pilot:
+        table(app).move_to("billing/invoice-run")
+        await pilot.press("ctrl+k")
+        await pilot.pause()
+        assert isinstance(app.screen, ConfirmScreen)
+        question = text_of(app.screen.query_one("#question", Static))
+        assert "billing/invoice-run" in question and "host1" in question
+        await pilot.press("y")
+        await until(pilot, lambda: bool(engine.killed))
+        assert engine.killed == [("billing", "invoice-run")]
+
+
+async def test_kill_cancelled_does_nothing() -> None:
+    engine = FakeEngine()
+    app = make_app(engine)
+    async with app.run_test(size=SIZE) as pilot:
+        table(app).move_to("billing/invoice-run")
+        await pilot.press("ctrl+k", "n")
+        await pilot.pause()
+        assert not isinstance(app.screen, ConfirmScreen)
+        assert engine.killed == []
+
+
+async def test_rebound_kill_key_from_config_opens_the_confirmation() -> None:
+    app = make_app(keymap={"tasks.kill": "x"})
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("x")
+        await pilot.pause()
+        assert isinstance(app.screen, ConfirmScreen)
+
+
+async def test_describe_shows_allocation_timeline_and_masked_spec() -> None:
+    app = make_app()
+    async with app.run_test(size=(120, 60)) as pilot:
+        table(app).move_to("billing/tax-export")
+        await pilot.press("d")
+        await pilot.pause()
+        assert isinstance(app.screen, DetailScreen)
+        await pilot.pause()
+        shown = screen_text(app)
+        assert "NUMA node 0, cores 0, 256 MB" in shown
+        assert "<masked>" in shown and "hunter2" not in shown
+        assert "FAILED, exit code 3" in shown
+        assert "placed on host1" in shown  # the timeline
+
+
+async def test_logs_search_highlights_and_jumps_between_matches() -> None:
+    app = make_app(
+        FakeEngine(log_lines=[f"line {i}" + (" ERROR" if i % 7 == 0 else "") for i in range(100)])
+    )
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("l")
+        await until(
+            pilot,
+            lambda: (
+                isinstance(app.screen, LogsScreen)
+                and len(app.screen.query_one(LogView).lines) >= 100
+            ),
+        )
+        assert isinstance(app.screen, LogsScreen)
+        view = app.screen.query_one(LogView)
+        assert len(view.lines) >= 100
+        await pilot.press("slash", *"error", "enter")
+        await pilot.pause()
+        assert len(view.matches) == 15
+        assert view.matches[view.current_match] == 0
+        await pilot.press("n")
+        assert view.matches[view.current_match] == 7
+        await pilot.press("N", "N")
+        assert view.matches[view.current_match] == 98
+        assert not view.follow  # jumping to a match pauses following
+
+
+async def test_logs_follow_pause_wrap_and_save(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    engine = FakeEngine(log_lines=["x" * 300, "short"])
+    engine.follow_logs = True
+    app = make_app(engine)
+    async with app.run_test(size=SIZE) as pilot:
+        table(app).move_to("billing/invoice-run")
+        await pilot.press("l")
+        await until(pilot, lambda: len(app.screen.query_one(LogView).lines) >= 2)
+        view = app.screen.query_one(LogView)
+        await pilot.press("f")
+        assert not view.follow
+        await pilot.press("w")
+        assert view.wrap and view.virtual_size.height > 2
+        await pilot.press("G")
+        assert view.follow
+        await pilot.press("ctrl+s")
+        await pilot.pause()
+        saved = (tmp_path / "billing-invoice-run.log").read_text()
+        assert saved.splitlines()[:2] == ["x" * 300, "short"]
+
+
+async def test_log_buffer_stays_bounded() -> None:
+    app = make_app(FakeEngine(log_lines=[f"l{i}" for i in range(5000)]))
+    async with app.run_test(size=SIZE) as pilot:
+        app.push_screen(LogsScreen("billing/invoice-run", max_lines=1000))
+        screen = app.screen
+        assert isinstance(screen, LogsScreen)
+        await until(pilot, lambda: screen.received >= 5000)
+        view = app.screen.query_one(LogView)
+        texts = [text for text, _ in view.lines]
+        assert len(texts) <= 1000
+        assert "l4999" in texts and "l3999" not in texts  # the newest kept, the oldest dropped
+
+
+async def test_create_with_invalid_spec_lists_field_paths(tmp_path: Path) -> None:
+    spec = tmp_path / "bad.yaml"
+    spec.write_text("sourceAppName: demo\ntaskId: t1\nexecutable: {url: busybox}\nresources: []\n")
+    engine = FakeEngine()
+    app = make_app(engine)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("c")
+        await pilot.pause()
+        assert isinstance(app.screen, CreateScreen)
+        app.screen.query_one("#path", Input).value = str(spec)
+        await pilot.press("ctrl+s")
+        await pilot.pause()
+        assert "resources" in screen_text(app)
+        assert engine.submitted == []
+
+
+async def test_create_from_pasted_yaml_lands_on_the_new_tasks_detail() -> None:
+    engine = FakeEngine()
+    app = make_app(engine)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("c")
+        await pilot.pause()
+        app.screen.query_one("#text", TextArea).text = (
+            "sourceAppName: demo\ntaskId: pasted\nexecutable: {url: busybox}\n"
+            "resources: [{type: CPU, count: 1}, {type: MEMORY, sizeInMB: 64}]\n"
+        )
+        app.screen.query_one("#timeout", Input).value = "2 minutes"
+        await pilot.press("ctrl+s")
+        await until(pilot, lambda: isinstance(app.screen, DetailScreen))
+        assert isinstance(app.screen, DetailScreen)
+        assert app.screen.key == "demo/pasted"
+        spec, op_spec, _ = engine.submitted[0]
+        assert spec.task_id == "pasted"
+        assert op_spec is not None and op_spec.timeout.seconds == 120
+
+
+async def test_bad_timeout_is_shown_inline_not_submitted() -> None:
+    engine = FakeEngine()
+    app = make_app(engine)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("c")
+        await pilot.pause()
+        app.screen.query_one("#text", TextArea).text = (
+            "sourceAppName: demo\ntaskId: t\nexecutable: {url: busybox}\n"
+            "resources: [{type: CPU, count: 1}, {type: MEMORY, sizeInMB: 64}]\n"
+        )
+        app.screen.query_one("#timeout", Input).value = "soon"
+        await pilot.press("ctrl+s")
+        await pilot.pause()
+        assert "timeout: 'soon' is not a duration" in screen_text(app)
+        assert engine.submitted == []
+
+
+async def test_fan_out_submits_one_pinned_task_per_marked_host(tmp_path: Path) -> None:
+    spec = tmp_path / "job.yaml"
+    spec.write_text(
+        "sourceAppName: demo\ntaskId: job\nexecutable: {url: busybox}\n"
+        "resources: [{type: CPU, count: 1}, {type: MEMORY, sizeInMB: 64}]\n"
+    )
+    engine = FakeEngine()
+    app = make_app(engine)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("2")
+        await pilot.pause()
+        assert isinstance(app.screen, HostsScreen)
+        await pilot.press("space", "space")  # marks host1 and host2
+        await pilot.press("f")
+        await pilot.pause()
+        app.screen.query_one("#path", Input).value = str(spec)
+        await pilot.press("ctrl+s")
+        await until(
+            pilot, lambda: isinstance(app.screen, FanoutScreen) and len(engine.submitted) == 2
+        )
+        assert isinstance(app.screen, FanoutScreen)
+        pinned = sorted((s.task_id, host) for s, _, host in engine.submitted)
+        assert pinned == [("job-host1", "host1"), ("job-host2", "host2")]
+        assert table(app).order == ["demo/job-host1", "demo/job-host2"]
+
+
+async def test_trust_confirmation_shows_the_fingerprint() -> None:
+    engine = FakeEngine()
+    app = make_app(engine)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("2")
+        await pilot.pause()
+        table(app).move_to("host3")
+        await pilot.press("t")
+        await until(pilot, lambda: isinstance(app.screen, ConfirmScreen))
+        assert isinstance(app.screen, ConfirmScreen)
+        assert "SHA256:47DEQ" in text_of(app.screen.query_one("#question", Static))
+        await pilot.press("y")
+        await until(pilot, lambda: bool(engine.trusted))
+        assert engine.trusted == [("host3", "SHA256:47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU")]
+
+
+async def test_probe_key_probes_the_host_under_the_cursor() -> None:
+    engine = FakeEngine()
+    app = make_app(engine)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("2", "down", "p")
+        await until(pilot, lambda: bool(engine.probed))
+        assert engine.probed == ["host2"]
+
+
+async def test_help_lists_every_binding_of_the_current_view() -> None:
+    app = make_app()
+    async with app.run_test(size=(120, 50)) as pilot:
+        await pilot.press("l")
+        await pilot.pause()
+        await pilot.press("question_mark")
+        await pilot.pause()
+        assert isinstance(app.screen, HelpScreen)
+        shown = screen_text(app)
+        for binding_id in ("logs.search", "logs.next", "logs.wrap", "logs.save", "app.quit"):
+            assert binding_id in shown
+
+
+async def test_status_line_shows_recovery_banner_while_recovering() -> None:
+    engine = FakeEngine(recovering=True)
+    app = make_app(engine)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        assert "RECOVERING" in text_of(app.screen.query_one(StatusLine))
+        engine.is_recovering = False
+        engine.emit(make_record("x", "y", TaskState.PENDING, host=None))
+        await until(pilot, lambda: "RECOVERING" not in text_of(app.screen.query_one(StatusLine)))
+        assert "RECOVERING" not in text_of(app.screen.query_one(StatusLine))
+
+
+async def test_command_palette_offers_the_views_actions() -> None:
+    app = make_app()
+    async with app.run_test(size=SIZE):
+        titles = {c.title for c in app.get_system_commands(app.screen)}
+        assert {"Filter", "Describe", "Logs", "Kill", "Create", "Help"} <= titles
