@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import json
 from pathlib import Path
 from typing import Any
@@ -230,3 +231,55 @@ async def test_more_tasks_than_cores_wait_pending_and_all_finish_without_overcom
     assert all(r.state is S.STOPPED for r in results)
     assert all(r.result is not None and r.result.status is TaskStatus.SUCCESSFUL for r in results)
     assert max(census) <= 1  # no core ever held by two live containers (multiplier 1)
+
+
+class SilentRegistry:
+    """A registry that accepts connections and never answers: a pull from it never ends, so
+    a kill is certain to find the task PROVISIONING."""
+
+    def __init__(self) -> None:
+        self.connected = asyncio.Event()
+
+    async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.connected.set()
+        with contextlib.suppress(ConnectionError):
+            while await reader.read(4096):
+                pass
+        writer.close()
+
+
+def pulls_running(sandbox: Sandbox, host: str, url: str) -> str:
+    # "[p]ull" matches the pull but not the shell that runs this pgrep.
+    return sandbox.run_ssh(host, "pgrep", "-af", f"[p]ull {url}").stdout.strip()
+
+
+async def test_kill_of_provisioning_task_stops_the_pull_on_the_host(
+    sandbox: Sandbox, tmp_path: Path
+) -> None:
+    registry = SilentRegistry()
+    server = await asyncio.start_server(registry.handle, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    slow = spec(sandbox, "slowpull", ["true"])
+    url = f"127.0.0.1:{port}/never:latest"
+    slow = slow.model_copy(update={"executable": slow.executable.model_copy(update={"url": url})})
+    try:
+        async with Engine.open(inventory(sandbox), tmp_path / "state.db") as engine:
+            await engine.submit(slow)
+            async with asyncio.timeout(60):
+                await registry.connected.wait()  # dockerd is pulling
+            record = engine.get("it", "slowpull")
+            assert record.state is S.PROVISIONING
+            assert pulls_running(sandbox, record.host or "", url) != ""
+            await engine.kill("it", "slowpull")
+            done = await engine.wait("it", "slowpull")
+            async with asyncio.timeout(30):  # the kill reaches the host soon after
+                while True:
+                    if not pulls_running(sandbox, record.host or "", url):
+                        break
+                    await asyncio.sleep(0.2)
+            history = [t.to_state for t in engine.store.history("it", "slowpull")]
+    finally:
+        server.close()
+    assert history[:3] == [S.PENDING, S.PROVISIONING, S.PROVISIONING_FAILED]
+    assert done.state is S.STOPPED
+    assert done.result is not None and done.result.status is TaskStatus.CANCELLED
