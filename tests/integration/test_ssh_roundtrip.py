@@ -10,9 +10,9 @@ import tempfile
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
-from conftest import Sandbox
 
 from drove_tui.cluster.command import Command
 from drove_tui.cluster.pool import Cluster
@@ -20,6 +20,9 @@ from drove_tui.cluster.ssh import SshTransport
 from drove_tui.cluster.transport import CommandTimeout
 from drove_tui.loaders.inventory_file import load_inventory
 from drove_tui.models.inventory import HostConfig
+
+if TYPE_CHECKING:  # the fixture provides it; importing conftest at run time is fragile
+    from conftest import Sandbox
 
 
 def _host(sandbox: Sandbox, name: str = "host1", **changes: object) -> HostConfig:
