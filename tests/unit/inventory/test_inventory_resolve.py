@@ -140,3 +140,24 @@ def test_duplicate_yaml_key_in_inventory_is_named(tmp_path: Path) -> None:
     path.write_text("hosts: [{name: a}]\nhosts: [{name: b}]\n")
     with pytest.raises(InvalidInput, match=r"inv.yaml:2: hosts: the key appears twice"):
         load_inventory(path, ssh_config=NO_SSH)
+
+
+def test_example_inventory_loads_and_documents_every_field() -> None:
+    from drove_tui.models.inventory import HostDefaults, InventorySettings
+
+    example = Path(__file__).parents[3] / "inventory.example.yaml"
+    inventory = load_inventory(example, ssh_config=NO_SSH)
+    assert [h.name for h in inventory.hosts] == ["host1", "host2", "workstation"]
+    text = example.read_text()
+    for name in [*HostDefaults.model_fields, *InventorySettings.model_fields]:
+        assert f"{name}:" in text, f"inventory.example.yaml does not document {name}"
+
+
+def test_ansible_yaml_may_carry_drove_settings(tmp_path: Path) -> None:
+    path = tmp_path / "inv.yaml"
+    path.write_text(
+        "all:\n  vars:\n    drove_settings: {probe_interval_s: 3, placement: spread}\n"
+        "  hosts: {h1: }\n"
+    )
+    settings = load_inventory(path, ssh_config=NO_SSH).settings
+    assert (settings.probe_interval_s, settings.placement) == (3, "spread")
