@@ -1,8 +1,9 @@
 """HostMonitor: probes every host on an interval and on demand, keeps each host's status,
 and tells subscribers when a host's state changes.
 
-A poll reschedules itself only after it has finished (no overlapping polls), and a probe of a
-host already being probed joins the one in flight. A probe times out after the host's connect
+Each host has its own poll loop that reschedules itself only after its probe has finished (no
+overlapping polls, and a hanging host delays no other), and a probe of a host already being
+probed joins the one in flight. A probe times out after the host's connect
 timeout plus one keepalive interval, so a host that stops answering is UNREACHABLE well within
 its keepalive window; when it answers again the next poll finds it ONLINE, with no restart.
 """
@@ -10,7 +11,6 @@ its keepalive window; when it answers again the next poll finds it ONLINE, with 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import time
 from collections.abc import Callable, Iterable
 from types import TracebackType
@@ -49,7 +49,7 @@ class HostMonitor:
         self._status = {name: HostStatus(name=name) for name in self.hosts}
         self._inflight: dict[str, asyncio.Task[HostStatus]] = {}
         self._subscribers: list[tuple[asyncio.Queue[HostStatus], bool]] = []
-        self._loop: asyncio.Task[None] | None = None
+        self._loops: list[asyncio.Task[None]] = []
 
     # --- reading ----------------------------------------------------------------------------
 
@@ -77,7 +77,8 @@ class HostMonitor:
     async def probe(self, names: Iterable[str] | None = None) -> list[HostStatus]:
         """Probe the named hosts (default: all) now, concurrently; returns their statuses."""
         wanted = list(self.hosts) if names is None else list(names)
-        tasks = [self._probe_task(name) for name in wanted]
+        # Shielded: a caller who gives up must not cancel a probe others are waiting for.
+        tasks = [asyncio.shield(self._probe_task(name)) for name in wanted]
         return list(await asyncio.gather(*tasks))
 
     def _probe_task(self, name: str) -> asyncio.Task[HostStatus]:
@@ -124,27 +125,27 @@ class HostMonitor:
     # --- the poll loop ----------------------------------------------------------------------
 
     async def start(self) -> None:
-        """Start polling every `interval` seconds (the first poll starts at once)."""
-        if self._loop is None:
-            self._loop = asyncio.create_task(self._run())
+        """Start polling every host every `interval` seconds (first polls start at once).
 
-    async def _run(self) -> None:
+        Each host has a loop of its own, so a host that hangs until its probe times out
+        delays nobody else's polls.
+        """
+        if not self._loops:
+            self._loops = [asyncio.create_task(self._poll(name)) for name in self.hosts]
+
+    async def _poll(self, name: str) -> None:
         while True:
-            await self.probe()
-            # Sleep after the poll, never during it: polls do not overlap.
+            await asyncio.shield(self._probe_task(name))
+            # Sleep after the probe, never during it: polls of a host do not overlap.
             await asyncio.sleep(self.interval)
 
     async def stop(self) -> None:
         """Stop polling and wait for probes in flight to end."""
-        loop, self._loop = self._loop, None
-        if loop is not None:
-            loop.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await loop
-        for task in list(self._inflight.values()):
+        loops, self._loops = self._loops, []
+        tasks = loops + list(self._inflight.values())
+        for task in tasks:
             task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await asyncio.gather(*tasks, return_exceptions=True)
 
     async def __aenter__(self) -> HostMonitor:
         await self.start()
