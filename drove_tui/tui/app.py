@@ -119,17 +119,21 @@ class DroveApp(App[int]):
 
     def refresh_status(self) -> None:
         """Redraw the status line of the current view."""
+        for line in self.screen.query(StatusLine):
+            self.paint_status(line)
+
+    def paint_status(self, line: StatusLine) -> None:
+        """Draw one status line from the app's current figures."""
         counts: Counter[TaskState] = Counter(row.record.state for row in self.tasks.values())
         online = sum(1 for h in self.host_rows.values() if h.status.state is HostState.ONLINE)
-        for line in self.screen.query(StatusLine):
-            line.show(
-                inventory=self.backend.inventory_label,
-                store=self.backend.store_label,
-                online=online,
-                hosts=len(self.host_rows),
-                counts=counts,
-                recovering=self.backend.recovering(),
-            )
+        line.show(
+            inventory=self.backend.inventory_label,
+            store=self.backend.store_label,
+            online=online,
+            hosts=len(self.host_rows),
+            counts=counts,
+            recovering=self.backend.recovering(),
+        )
 
     # ---- shared actions ---------------------------------------------------------------
     def run_backend(self, call: Callable[[], Awaitable[Any]], *, done: str | None = None) -> None:

@@ -89,13 +89,13 @@ class CreateScreen(ModalScreen[None]):
     def compose(self) -> ComposeResult:
         with VerticalScroll(id="create"):
             yield Label("[b]Create a task[/b]")
+            yield Static(id="errors")
             yield Label("Spec file (tab completes)")
             yield Input(placeholder="examples/hello.yaml", suggester=PathSuggester(), id="path")
             yield Label("…or paste the spec (YAML or JSON)")
             yield TextArea(id="text", language=None, soft_wrap=False)
             yield Label("Operation timeout (empty: the file's, else 5 minutes)")
             yield Input(placeholder="5 minutes", id="timeout")
-            yield Static(id="errors")
             with Horizontal(id="buttons"):
                 yield Button("Submit (ctrl+s)", variant="primary", id="submit")
                 yield Button("Cancel (esc)", id="cancel")

@@ -29,10 +29,10 @@ if TYPE_CHECKING:
 
 COLUMNS = (
     Column("host", "HOST", 10),
-    Column("task", "TASK", 24),
+    Column("task", "TASK", 22),
     Column("state", "STATE", 19),
     Column("exit", "EXIT", 4, right=True),
-    Column("reason", "REASON", 40),
+    Column("reason", "REASON", 16, fill=True),
 )
 
 
@@ -52,13 +52,13 @@ class FanoutSetupScreen(ModalScreen[None]):
     def compose(self) -> ComposeResult:
         with VerticalScroll(id="create"):
             yield Label("[b]Fan-out: one task per host[/b]")
+            yield Static(id="errors")
             yield Label("Hosts (pattern: names, globs, group, tag:x; comma-separated)")
             yield Input(",".join(self.hosts), id="hosts")
             yield Label("Spec file (tab completes); each task id gets -HOST appended")
             yield Input(placeholder="examples/hello.yaml", suggester=PathSuggester(), id="path")
             yield Label("Operation timeout (empty: the file's, else 5 minutes)")
             yield Input(placeholder="5 minutes", id="timeout")
-            yield Static(id="errors")
             with Horizontal(id="buttons"):
                 yield Button("Start (ctrl+s)", variant="primary", id="submit")
                 yield Button("Cancel (esc)", id="cancel")

@@ -42,6 +42,12 @@ class StatusLine(Static):
     StatusLine { height: auto; background: $panel; text-wrap: nowrap; text-overflow: ellipsis; }
     """
 
+    def on_mount(self) -> None:
+        # The app owns the figures; a view pushed later must not wait for the next change.
+        paint = getattr(self.app, "paint_status", None)
+        if paint is not None:
+            paint(self)
+
     def show(
         self,
         *,
