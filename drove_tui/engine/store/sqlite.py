@@ -41,6 +41,7 @@ _PLAIN = frozenset(
 _TERMINAL_NAMES = tuple(sorted(str(s) for s in TERMINAL))
 # Once STOPPED or LOST nothing is left to own; PROVISIONING_FAILED still has a cleanup step.
 _RELEASE_ON = frozenset({TaskState.STOPPED, TaskState.LOST})
+_SPEC_CACHE = 20_000
 
 
 class SqliteStore:
@@ -53,6 +54,9 @@ class SqliteStore:
         # One connection per store object; the lock keeps threads (asyncio.to_thread callers)
         # from interleaving statements of two transactions on it.
         self._lock = threading.RLock()
+        # Parsed specs by their stored JSON: parsing dominates reading a task, and the front
+        # doors list every task every few seconds. A spec is immutable, so sharing is safe.
+        self._specs: dict[str, TaskSpec] = {}
 
     @classmethod
     def open(cls, path: str | Path, *, busy_timeout_s: float = 10.0) -> SqliteStore:
@@ -99,7 +103,7 @@ class SqliteStore:
             row = conn.execute(
                 "SELECT * FROM tasks WHERE app = ? AND task_id = ?", (app, task)
             ).fetchone()
-        return None if row is None else _record_of(row)
+        return None if row is None else _record_of(row, self._spec_of(row))
 
     def list_tasks(
         self,
@@ -124,7 +128,7 @@ class SqliteStore:
             sql += " WHERE " + " AND ".join(where)
         with self._read() as conn:
             rows = conn.execute(sql + " ORDER BY created_at, rowid", params).fetchall()
-        return [_record_of(row) for row in rows]
+        return [_record_of(row, self._spec_of(row)) for row in rows]
 
     def transition(
         self,
@@ -295,6 +299,15 @@ class SqliteStore:
 
     # -- internals -----------------------------------------------------------------------
 
+    def _spec_of(self, row: sqlite3.Row) -> TaskSpec:
+        text: str = row["spec_json"]
+        spec = self._specs.get(text)
+        if spec is None:
+            if len(self._specs) >= _SPEC_CACHE:
+                self._specs.clear()
+            spec = self._specs[text] = TaskSpec.model_validate_json(text)
+        return spec
+
     @contextmanager
     def _read(self) -> Iterator[sqlite3.Connection]:
         with self._lock:
@@ -413,7 +426,7 @@ def _row_of(record: TaskRecord) -> dict[str, Any]:
     return row
 
 
-def _record_of(row: sqlite3.Row) -> TaskRecord:
+def _record_of(row: sqlite3.Row, spec: TaskSpec) -> TaskRecord:
     result = None
     if row["result_status"] is not None:
         result = TaskResult(status=TaskStatus(row["result_status"]), exit_code=row["exit_code"])
@@ -422,7 +435,7 @@ def _record_of(row: sqlite3.Row) -> TaskRecord:
         task_id=row["task_id"],
         instance_id=row["instance_id"],
         state=TaskState(row["state"]),
-        spec=TaskSpec.model_validate_json(row["spec_json"]),
+        spec=spec,
         op_timeout_s=row["op_timeout_s"],
         host=row["host"],
         numa_node=row["numa_node"],

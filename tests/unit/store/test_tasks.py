@@ -222,3 +222,15 @@ def test_store_passes_sqlite_integrity_check(
 ) -> None:
     store.create_task(make_record())
     assert store.integrity_check() == ["ok"]
+
+
+def test_replaced_spec_is_read_back_not_an_earlier_parse(
+    store: SqliteStore, make_record: RecordFactory
+) -> None:
+    store.create_task(make_record())
+    first = store.get_task("app", "t1")
+    assert first is not None
+    other = first.spec.model_copy(update={"args": ["echo", "changed"]})
+    assert store.update_fields("app", "t1", S.PENDING, spec=other)
+    again = store.get_task("app", "t1")
+    assert again is not None and again.spec.args == ["echo", "changed"]
