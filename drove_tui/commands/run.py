@@ -10,7 +10,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import importlib
 import os
 import shlex
 import signal
@@ -347,10 +346,8 @@ def run(args: argparse.Namespace) -> int:
 
 async def run_async(opts: RunOptions) -> int:
     """Open the engine, run the task (or the fan-out), and map how it ended to an exit code."""
+    from drove_tui.engine.engine import Engine
     from drove_tui.loaders.inventory_file import load_inventory
-
-    # STUB until engine/engine.py lands: loaded by name so mypy passes without it.
-    Engine: Any = importlib.import_module("drove_tui.engine.engine").Engine  # noqa: N806
 
     inventory = load_inventory(opts.inventory)
     task_ids: dict[str, str] = {}
