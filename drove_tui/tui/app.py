@@ -132,8 +132,21 @@ class DroveApp(App[int]):
             online=online,
             hosts=len(self.host_rows),
             counts=counts,
-            recovering=self.backend.recovering(),
+            recovering=self.backend.recovering() or self._reconciling(counts),
         )
+
+    def _reconciling(self, counts: Counter[TaskState]) -> bool:
+        """True while an UNKNOWN task sits on a host that is not yet polled or is back ONLINE
+        (its reconciliation is due); UNKNOWN on an unreachable host is waiting, not recovery."""
+        if not counts.get(TaskState.UNKNOWN):
+            return False
+        for row in self.tasks.values():
+            r = row.record
+            if r.state is TaskState.UNKNOWN:
+                host = self.host_rows.get(r.host or "")
+                if host is None or host.status.state in (HostState.UNKNOWN, HostState.ONLINE):
+                    return True
+        return False
 
     # ---- shared actions ---------------------------------------------------------------
     def run_backend(self, call: Callable[[], Awaitable[Any]], *, done: str | None = None) -> None:

@@ -6,6 +6,7 @@ arrived to the view in one batch, so a flood of lines costs a few repaints a sec
 
 from __future__ import annotations
 
+import asyncio
 import re
 from pathlib import Path
 from typing import TYPE_CHECKING, cast
@@ -16,12 +17,16 @@ from textual.screen import Screen
 from textual.widgets import Footer, Input, Static
 
 from drove_tui.errors import DroveError
+from drove_tui.models.states import TaskState
 from drove_tui.tui.keymap import LOGS_KEYS, bindings
 from drove_tui.tui.widgets import LogView, StatusLine
 
 if TYPE_CHECKING:
     from drove_tui.tui.app import DroveApp
 
+NOT_STARTED = frozenset(
+    {TaskState.PENDING, TaskState.PROVISIONING, TaskState.STARTING, TaskState.UNKNOWN}
+)
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 
 
@@ -43,6 +48,7 @@ class LogsScreen(Screen[None]):
         self.pending: list[tuple[str, bool]] = []
         self.ended = False
         self.received = 0
+        self.changed = asyncio.Event()
 
     @property
     def drove(self) -> DroveApp:
@@ -60,11 +66,16 @@ class LogsScreen(Screen[None]):
         yield Footer(compact=True)
 
     def on_mount(self) -> None:
+        self.drove.views.append(self)
         self.query_one("#search", Input).display = False
         self.log_view.focus()
         self._update_title()
         self._read()
         self.set_interval(0.1, self.flush)
+
+    def on_unmount(self) -> None:
+        if self in self.drove.views:
+            self.drove.views.remove(self)
 
     def on_screen_resume(self) -> None:
         self.drove.refresh_status()
@@ -75,13 +86,32 @@ class LogsScreen(Screen[None]):
 
         async def reader() -> None:
             try:
-                async for line in backend.logs(app_name, task_id, follow=True, tail=self.tail):
-                    self.pending.append((clean(line.text), line.stream == "stderr"))
+                while True:
+                    got = 0
+                    async for line in backend.logs(app_name, task_id, follow=True, tail=self.tail):
+                        got += 1
+                        self.pending.append((clean(line.text), line.stream == "stderr"))
+                    # A task that has not started yet has no output; wait for it to start
+                    # instead of showing an empty, finished log.
+                    if got or not self._not_started():
+                        break
+                    self.changed.clear()
+                    await self.changed.wait()
             except DroveError as err:
                 self.pending.append((f"[drove-tui] {err}", True))
             self.ended = True
 
         self.run_worker(reader(), group="logs", exit_on_error=False)
+
+    def _not_started(self) -> bool:
+        row = self.drove.tasks.get(self.key)
+        return row is not None and row.record.state in NOT_STARTED
+
+    def data_changed(self, task_keys: set[str], host_names: set[str]) -> None:
+        """Wake the reader when this task moves (it may have started)."""
+        if self.key in task_keys:
+            self.changed.set()
+            self._update_title()
 
     def flush(self) -> None:
         """Hand the lines that arrived since the last tick to the view in one batch."""
