@@ -224,6 +224,12 @@ class SshTransport:
                 )
                 return proc
             except asyncssh.ChannelOpenError as err:
+                if self._conn is not conn:
+                    # The connection died while we waited for the channel (keepalive gave
+                    # up on a host that stopped answering): say so rather than reconnect.
+                    raise self._unreachable(
+                        CONNECTION_LOST, f"connection lost (no answer to keepalives): {err}"
+                    ) from None
                 # MaxSessions reached (other clients share it): wait for a channel to close.
                 if time.monotonic() > give_up:
                     raise self._unreachable(SSH_ERROR, f"sshd refuses channels: {err}") from None

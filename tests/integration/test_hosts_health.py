@@ -1,0 +1,141 @@
+"""Host health on the real sandbox: real facts, DOCKER_DOWN, UNREACHABLE when sshd is gone or
+the host is cut off, others unaffected, and ONLINE again after recovery without a restart.
+
+Every failure is staged on host4 and undone in a finally.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+from drove_tui.cluster.monitor import HostMonitor
+from drove_tui.cluster.pool import Cluster
+from drove_tui.loaders.inventory_file import load_inventory
+from drove_tui.models.host import HostState
+
+if TYPE_CHECKING:  # the fixture provides it; importing conftest at run time is fragile
+    from conftest import Sandbox
+
+VICTIM = "host4"
+INTERVAL_S = 1.0
+# Short keepalive so that a cut-off host is noticed fast: 1 s interval, 2 missed = gone.
+FAST = {"connect_timeout": 2.0, "keepalive_interval": 1.0, "keepalive_count_max": 2}
+KEEPALIVE_WINDOW_S = 1.0 * 2
+# Generous bounds: the point is "detected, and not forever", never a race.
+LIMIT_S = 30.0
+
+
+@pytest.fixture
+async def monitor(sandbox: Sandbox, tmp_path: Path) -> AsyncIterator[HostMonitor]:
+    hosts = [h.model_copy(update=FAST) for h in load_inventory(sandbox.inventory_path).hosts]
+    cluster = Cluster(hosts, user_known_hosts=tmp_path / "none", max_backoff_s=0.5)
+    async with cluster, HostMonitor(cluster, hosts, interval=INTERVAL_S) as mon:
+        yield mon
+
+
+async def _wait_for(monitor: HostMonitor, name: str, state: HostState) -> float:
+    """Seconds until `name` is in `state` (fails after LIMIT_S)."""
+    start = time.monotonic()
+    while monitor.status(name).state is not state:
+        elapsed = time.monotonic() - start
+        assert elapsed < LIMIT_S, f"{name} still {monitor.status(name)} after {LIMIT_S} s"
+        await asyncio.sleep(0.05)
+    return time.monotonic() - start
+
+
+async def _others_fresh_and_online(monitor: HostMonitor, since: float) -> None:
+    """Every other host has been probed after `since` and is ONLINE."""
+    for status in monitor.statuses():
+        if status.name == VICTIM:
+            continue
+        for _ in range(int(LIMIT_S / 0.05)):
+            if (monitor.status(status.name).checked_at or 0) > since:
+                break
+            await asyncio.sleep(0.05)
+        assert monitor.status(status.name).state is HostState.ONLINE, status
+
+
+async def test_a_probe_reports_the_real_cores_memory_and_docker(
+    sandbox: Sandbox, monitor: HostMonitor
+) -> None:
+    statuses = await monitor.probe()
+    for status in statuses:
+        nproc = sandbox.run_ssh(status.name, "nproc").stdout.strip()
+        meminfo = sandbox.run_ssh(status.name, "grep", "MemTotal", "/proc/meminfo").stdout
+        docker = sandbox.run_ssh(
+            status.name, "docker", "version", "--format", "{{.Server.Version}}"
+        )
+        assert status.state is HostState.ONLINE, status
+        assert status.facts is not None
+        assert status.facts.cores == int(nproc)
+        assert status.facts.memory_total_mb == int(meminfo.split()[1]) // 1024
+        assert status.facts.docker_version == docker.stdout.strip()
+
+
+async def test_docker_stopped_is_docker_down_while_ssh_works(
+    sandbox: Sandbox, monitor: HostMonitor
+) -> None:
+    events = monitor.subscribe()
+    await _wait_for(monitor, VICTIM, HostState.ONLINE)
+    try:
+        sandbox.stop(VICTIM, "docker")
+        stopped = time.time()
+        await _wait_for(monitor, VICTIM, HostState.DOCKER_DOWN)
+        assert "docker" in (monitor.status(VICTIM).reason or "")
+        await _others_fresh_and_online(monitor, stopped)
+    finally:
+        sandbox.start(VICTIM, "docker")
+    back = await _wait_for(monitor, VICTIM, HostState.ONLINE)
+    assert back < INTERVAL_S + 5  # within one poll (plus the probe itself)
+    seen = [e.state for e in _drain(events) if e.name == VICTIM]
+    assert seen[-2:] == [HostState.DOCKER_DOWN, HostState.ONLINE]
+
+
+async def test_sshd_stopped_is_unreachable_refused_and_online_again_after_start(
+    sandbox: Sandbox, monitor: HostMonitor
+) -> None:
+    await _wait_for(monitor, VICTIM, HostState.ONLINE)
+    try:
+        sandbox.stop(VICTIM, "sshd")
+        # Sessions already open outlive sshd (as with a real `systemctl stop ssh`); drop
+        # ours as a network blip would, so that the next probe must connect anew.
+        await monitor.cluster.transport(VICTIM).close()
+        stopped = time.time()
+        gone = await _wait_for(monitor, VICTIM, HostState.UNREACHABLE)
+        print(f"sshd stopped: UNREACHABLE after {gone:.2f} s")
+        assert (monitor.status(VICTIM).reason or "").startswith("refused")
+        await _others_fresh_and_online(monitor, stopped)
+    finally:
+        sandbox.start(VICTIM, "sshd")
+    back = await _wait_for(monitor, VICTIM, HostState.ONLINE)
+    print(f"sshd started: ONLINE after {back:.2f} s")
+    assert back < INTERVAL_S + 5  # within one poll (backoff is capped below it)
+
+
+async def test_a_cut_off_host_is_unreachable_within_the_keepalive_window_then_online(
+    sandbox: Sandbox, monitor: HostMonitor
+) -> None:
+    await _wait_for(monitor, VICTIM, HostState.ONLINE)
+    try:
+        sandbox.cut(VICTIM)
+        cut_at = time.time()
+        gone = await _wait_for(monitor, VICTIM, HostState.UNREACHABLE)
+        print(f"cut: UNREACHABLE after {gone:.2f} s ({monitor.status(VICTIM).reason})")
+        # Noticed by keepalive (or the probe timeout) plus at most one poll interval.
+        assert gone < KEEPALIVE_WINDOW_S + INTERVAL_S + 5, gone
+        await _others_fresh_and_online(monitor, cut_at)
+    finally:
+        sandbox.heal(VICTIM)
+    back = await _wait_for(monitor, VICTIM, HostState.ONLINE)
+    print(f"heal: ONLINE after {back:.2f} s")
+    assert back < INTERVAL_S + FAST["connect_timeout"] + 5, back
+
+
+def _drain(queue: asyncio.Queue[Any]) -> list[Any]:
+    return [queue.get_nowait() for _ in range(queue.qsize())]
