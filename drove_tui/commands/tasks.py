@@ -20,9 +20,12 @@ import sys
 import time
 from collections.abc import Awaitable, Callable, Iterator, Sequence
 from contextlib import AbstractAsyncContextManager, contextmanager
+from pathlib import Path
 from typing import Any, TextIO, TypeVar
 
 from drove_tui.commands.output import format_duration
+from drove_tui.engine.events import LogLine
+from drove_tui.engine.logs import LogStore
 from drove_tui.engine.store import Store, open_store, resolve_state_path
 from drove_tui.errors import DroveError, ExitCode, InvalidInput, TaskNotFound
 from drove_tui.models.durations import Duration
@@ -214,21 +217,36 @@ def cmd_logs(args: argparse.Namespace) -> int:
     if args.tail is not None and args.tail < 0:
         raise InvalidInput(f"--tail must be 0 or more, not {args.tail}.")
 
+    def show(line: LogLine) -> None:
+        if since is not None and line.at < since:
+            return
+        if args.json:
+            row = {"stream": line.stream, "text": line.text, "at": line.at}
+            _print_json(row, sys.stdout, compact=True)
+        else:
+            target = sys.stderr if line.stream == "stderr" else sys.stdout
+            target.write(line.text + "\n")
+            target.flush()
+
+    record = _get(args)
+    if record.terminal:
+        # Nothing more will come: read the local copy, with no inventory and no host.
+        for line in _kept_logs(args).read(args.app, args.task, tail=args.tail):
+            show(line)
+        return int(ExitCode.OK)
+
     async def body(engine: Any) -> int:
         _engine_get(engine, args)
         async for line in engine.logs(args.app, args.task, follow=args.follow, tail=args.tail):
-            if since is not None and line.at < since:
-                continue
-            if args.json:
-                row = {"stream": line.stream, "text": line.text, "at": line.at}
-                _print_json(row, sys.stdout, compact=True)
-            else:
-                target = sys.stderr if line.stream == "stderr" else sys.stdout
-                target.write(line.text + "\n")
-                target.flush()
+            show(line)
         return int(ExitCode.OK)
 
     return _with_engine(args, body)
+
+
+def _kept_logs(args: argparse.Namespace) -> LogStore:
+    # The engine keeps task output beside the store (engine.Engine: `<state file>.logs`).
+    return LogStore(Path(f"{resolve_state_path(_state_option(args))}.logs"))
 
 
 def cmd_kill(args: argparse.Namespace) -> int:

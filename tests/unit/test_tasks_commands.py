@@ -16,6 +16,7 @@ import pytest
 from drove_tui.cli import main
 from drove_tui.commands import tasks as tasks_command
 from drove_tui.engine.events import LogLine
+from drove_tui.engine.logs import LogStore
 from drove_tui.engine.store import SqliteStore
 from drove_tui.models.spec import TaskSpec
 from drove_tui.models.states import TaskResult, TaskState
@@ -378,3 +379,25 @@ def test_logs_json_is_one_object_per_line(
         ("stdout", "new line"),
     ]
     assert engine.calls == ["logs app run1 follow=True tail=None"]
+
+
+def test_logs_of_a_finished_task_come_from_the_local_copy_without_the_engine(
+    state: Path, engine: ScriptedEngine, capsys: pytest.CaptureFixture[str]
+) -> None:
+    now = time.time()
+    LogStore(Path(f"{state}.logs")).write(
+        [
+            LogLine("app", "fail1", "stdout", "first", now - 20),
+            LogLine("app", "fail1", "stderr", "boom", now - 15),
+            LogLine("app", "fail1", "stdout", "last", now - 10),
+        ]
+    )
+    code, out, err = _run(
+        capsys, "tasks", "logs", "app", "fail1", "--tail", "2", "--state", str(state)
+    )
+    assert (code, out, err) == (0, "last\n", "boom\n")
+    assert engine.calls == []
+
+
+def test_logs_of_unknown_task_exits_9(state: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert _run(capsys, "tasks", "logs", "app", "nope", "--state", str(state))[0] == 9
