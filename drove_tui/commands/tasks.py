@@ -179,6 +179,8 @@ def cmd_delete(args: argparse.Namespace, out: TextIO | None = None) -> int:
         if store is None:
             raise _not_found(args)
         store.delete_task(args.app, args.task)
+    # The kept output goes with the record: a new task under the same id starts clean.
+    _kept_logs(args).delete(args.app, args.task)
     stream = out or sys.stdout
     if args.json:
         _print_json({"deleted": {"sourceAppName": args.app, "taskId": args.task}}, stream)
@@ -193,8 +195,16 @@ def cmd_prune(args: argparse.Namespace, out: TextIO | None = None) -> int:
         age = Duration(args.older_than).seconds
     except ValueError as err:
         raise InvalidInput(f"--older-than: {err}.") from None
+    count = 0
+    gone: set[tuple[str, str]] = set()
     with _reading(_state_option(args)) as store:
-        count = 0 if store is None else store.prune(age)
+        if store is not None:
+            before = {r.key for r in store.list_tasks() if r.terminal}
+            count = store.prune(age)
+            gone = before - {r.key for r in store.list_tasks()}
+    logs = _kept_logs(args)
+    for app, task in sorted(gone):
+        logs.delete(app, task)
     stream = out or sys.stdout
     if args.json:
         _print_json({"pruned": count}, stream)

@@ -203,11 +203,20 @@ def test_history_of_unknown_task_exits_9(state: Path, capsys: pytest.CaptureFixt
     assert _run(capsys, "tasks", "history", "app", "nope", "--state", str(state))[0] == 9
 
 
+def _keep_output(state: Path, task: str) -> Path:
+    logs = LogStore(Path(f"{state}.logs"))
+    logs.write([LogLine("app", task, "stdout", "output", time.time())])
+    assert logs.path("app", task).exists()
+    return logs.path("app", task)
+
+
 def test_delete_forgets_finished_task_and_refuses_a_live_one(
     state: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
+    kept = _keep_output(state, "fail1")
     code, out, _ = _run(capsys, "tasks", "delete", "app", "fail1", "--state", str(state))
     assert (code, out) == (0, "deleted app fail1\n")
+    assert not kept.exists()
     code, _, err = _run(capsys, "tasks", "delete", "app", "run1", "--state", str(state))
     assert code == 2
     assert "is RUNNING; only a finished task" in err
@@ -220,8 +229,12 @@ def test_delete_forgets_finished_task_and_refuses_a_live_one(
 def test_prune_forgets_only_tasks_finished_before_the_duration(
     state: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
+    old_output = _keep_output(state, "old1")
+    recent_output = _keep_output(state, "fail1")
     code, out, _ = _run(capsys, "tasks", "prune", "--older-than", "7d", "--state", str(state))
     assert (code, out) == (0, "pruned 1 finished task\n")
+    assert not old_output.exists()
+    assert recent_output.exists()
     code, out, _ = _run(capsys, "tasks", "list", "--state", str(state), "--json")
     assert sorted(i["taskId"] for i in json.loads(out)) == ["fail1", "run1", "wait1"]
 
