@@ -4,8 +4,10 @@ one connection with capped channels, and nothing left running when a caller give
 from __future__ import annotations
 
 import asyncio
+import os
 import secrets
 import shutil
+import subprocess
 import tempfile
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
@@ -176,3 +178,33 @@ async def test_giving_up_on_a_command_kills_it_on_the_host(
             break
         await stream.aclose()  # type: ignore[attr-defined]
     await _until(lambda: not _running_on_host(sandbox, needle), "the sleep to be killed")
+
+
+def _owners_of_connections_to(address: str, port: int) -> str:
+    ss = subprocess.run(
+        ["ss", "-Htnp", "state", "established", "dst", address, "dport", "=", f":{port}"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return ss.stdout
+
+
+async def test_hosts_behind_a_proxy_jump_share_one_bastion_connection(
+    sandbox: Sandbox, tmp_path: Path
+) -> None:
+    bastion = _host(sandbox, "host1")
+    behind = [_host(sandbox, name, proxy_jump="host1") for name in ("host2", "host3")]
+    async with Cluster([bastion, *behind], user_known_hosts=tmp_path / "none") as cluster:
+        results = await asyncio.gather(
+            *(cluster.transport(h).run(Command("hostname"), timeout=30) for h in behind)
+        )
+        assert [r.exit_status for r in results] == [0, 0]
+        # The TCP connections to host2 and host3 belong to host1's sshd, not to us.
+        for host in behind:
+            owners = await asyncio.to_thread(_owners_of_connections_to, host.address, 2222)
+            assert "sshd" in owners and f"pid={os.getpid()}," not in owners, owners
+        sources = [cluster.tunnel_for(h) for h in behind]
+        assert None not in sources
+        tunnels = {id(await source()) for source in sources if source is not None}
+        assert len(tunnels) == 1
