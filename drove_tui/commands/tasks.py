@@ -151,7 +151,8 @@ def cmd_show(args: argparse.Namespace, out: TextIO | None = None) -> int:
     if args.json:
         _print_json(record.to_task_info(), stream)
     else:
-        for label, value in _show_lines(record):
+        kept = _kept_logs(args).path(record.app, record.task_id)
+        for label, value in _show_lines(record, kept if kept.exists() else None):
             stream.write(f"{label + ':':<11} {value}\n")
     return int(ExitCode.OK)
 
@@ -439,7 +440,7 @@ def _list_rows(records: Sequence[TaskRecord]) -> list[tuple[str, ...]]:
     return rows
 
 
-def _show_lines(r: TaskRecord) -> list[tuple[str, str]]:
+def _show_lines(r: TaskRecord, kept: Path | None) -> list[tuple[str, str]]:
     placed = (
         "-" if r.numa_node is None else f"numa {r.numa_node}, cores {r.cores}, {r.memory_mb} MB"
     )
@@ -459,7 +460,7 @@ def _show_lines(r: TaskRecord) -> list[tuple[str, str]]:
         ("Finished", _clock(r.finished_at)),
         ("Duration", _duration(r, time.time())),
         ("Owner", r.owner or "-"),
-        ("Logs", r.log_path or "-"),
+        ("Logs", r.log_path or (str(kept) if kept else "-")),
     ]
 
 

@@ -71,7 +71,8 @@ class TaskRecord(BaseModel):
             executable=spec.get("executable") or {},
             resources=self._allocated_resources(),
             volumes=spec.get("volumes") or [],
-            logging=spec.get("logging"),
+            # Drove shows the logging in effect: its default when the spec gave none.
+            logging=self.spec.effective_logging.model_dump(mode="json", by_alias=True),
             env=spec.get("env") or {},
             tags=spec.get("tags") or {},
             state=self.state,

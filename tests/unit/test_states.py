@@ -166,6 +166,7 @@ def test_task_info_has_droves_shape_and_allocation() -> None:
     ]
     assert info["volumes"] == [{"pathInContainer": "/d", "pathOnHost": "/mnt", "mode": "READ_ONLY"}]
     assert info["env"] == {"A": "1"}
+    assert info["logging"] == {"type": "LOCAL", "maxSize": "10m", "maxFiles": 3, "compress": True}
     assert info["state"] == "RUNNING"
     assert info["taskResult"] == {"status": "FAILED", "exitCode": 3}
     assert info["errorMessage"] == "Task instance exited with status: 3"
