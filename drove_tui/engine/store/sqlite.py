@@ -11,9 +11,11 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from pydantic import ValidationError
+
 from drove_tui.engine.store.base import IllegalTransition, TaskExists, TaskNotTerminal
 from drove_tui.engine.store.sqlite_file import open_connection, unreadable
-from drove_tui.errors import TaskNotFound
+from drove_tui.errors import StoreError, TaskNotFound
 from drove_tui.models.host import HostStatus
 from drove_tui.models.spec import TaskSpec
 from drove_tui.models.states import TERMINAL, TaskResult, TaskState, TaskStatus, can_move
@@ -305,7 +307,16 @@ class SqliteStore:
         if spec is None:
             if len(self._specs) >= _SPEC_CACHE:
                 self._specs.clear()
-            spec = self._specs[text] = TaskSpec.model_validate_json(text)
+            try:
+                spec = TaskSpec.model_validate_json(text)
+            except ValidationError as err:
+                # Written by a drove-tui with other spec rules, or edited by hand.
+                raise StoreError(
+                    f"State file {self._path} holds task {row['app']}/{row['task_id']} whose "
+                    f"spec does not load ({err.errors()[0]['msg']}); delete it with `drove-tui "
+                    f"tasks delete {row['app']} {row['task_id']}` once it has finished."
+                ) from None
+            self._specs[text] = spec
         return spec
 
     @contextmanager

@@ -10,7 +10,7 @@ import pytest
 
 from drove_tui.engine.store import IllegalTransition, TaskExists, TaskNotTerminal
 from drove_tui.engine.store.sqlite import SqliteStore
-from drove_tui.errors import ExitCode, TaskNotFound
+from drove_tui.errors import ExitCode, StoreError, TaskNotFound
 from drove_tui.models.states import TaskResult, TaskState, TaskStatus
 from drove_tui.models.task import TaskRecord
 
@@ -234,3 +234,15 @@ def test_replaced_spec_is_read_back_not_an_earlier_parse(
     assert store.update_fields("app", "t1", S.PENDING, spec=other)
     again = store.get_task("app", "t1")
     assert again is not None and again.spec.args == ["echo", "changed"]
+
+
+def test_task_whose_stored_spec_no_longer_loads_is_a_store_error_naming_it(
+    store: SqliteStore, make_record: RecordFactory, state_path: Path
+) -> None:
+    store.create_task(make_record())
+    raw = sqlite3.connect(state_path)
+    raw.execute('UPDATE tasks SET spec_json = \'{"sourceAppName": "app"}\'')
+    raw.commit()
+    raw.close()
+    with pytest.raises(StoreError, match="holds task app/t1 whose spec does not load"):
+        store.get_task("app", "t1")
