@@ -1,5 +1,6 @@
-"""A state file drove-tui cannot trust stops `--run` too (exit 8), before any host is touched,
-and stays byte for byte as it was: never a silent fresh start that would forget tasks."""
+"""A state file drove-tui cannot trust stops `--run` and the TUI (exit 8) before any host is
+touched, and stays byte for byte as it was: never a silent fresh start that would forget
+tasks."""
 
 from __future__ import annotations
 
@@ -40,6 +41,15 @@ def _directory(path: Path) -> None:
     path.mkdir()
 
 
+def _run(spec: Path) -> list[str]:
+    return ["--run", str(spec)]
+
+
+def _terminal_app(spec: Path) -> list[str]:
+    return []  # no command: the TUI, which opens the store before drawing anything
+
+
+@pytest.mark.parametrize("front_door", [_run, _terminal_app])
 @pytest.mark.parametrize(
     ("make", "says"),
     [
@@ -48,15 +58,19 @@ def _directory(path: Path) -> None:
         (_directory, "is a directory"),
     ],
 )
-def test_run_with_an_untrusted_store_exits_8_and_leaves_it_as_it_was(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str], make: Callable[[Path], None], says: str
+def test_untrusted_store_stops_the_front_door_with_exit_8_and_stays_as_it_was(
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    make: Callable[[Path], None],
+    says: str,
+    front_door: Callable[[Path], list[str]],
 ) -> None:
     spec = tmp_path / "spec.json"
     spec.write_text(json.dumps(SPEC))
     state = tmp_path / "state.db"
     make(state)
     before = hashlib.sha256(state.read_bytes()).hexdigest() if state.is_file() else None
-    code = main(["--run", str(spec), "--state", str(state)])
+    code = main([*front_door(spec), "--state", str(state)])
     err = capsys.readouterr().err
     assert code == 8, err
     assert says in err and str(state) in err
