@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import re
 import sys
 from collections.abc import Hashable
 from dataclasses import dataclass, field
@@ -19,7 +20,14 @@ import yaml
 from drove_tui.errors import InvalidInput
 
 MAX_BYTES = 1024 * 1024  # a spec or inventory bigger than this is surely a mistake
+# YAML aliases can make a small file expand to billions of values ("billion laughs").
+MAX_VALUES = 200_000
+# PyYAML slows down quadratically with [ { nesting; real specs nest a few levels.
+MAX_DEPTH = 100
 PathKey = tuple[str | int, ...]
+# libyaml's loader when PyYAML has it (several times faster on big files); same safe subset.
+_Loader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+_SPECIAL = re.compile(r"[\[\]{}\"'\\\n]")
 
 
 @dataclass
@@ -82,22 +90,26 @@ def _decode(raw: bytes, name: str, what: str) -> str:
 
 def parse(text: str, source: str) -> Document:
     """JSON or YAML text into a Document with a line for each field path."""
+    if _bracket_depth(text) > MAX_DEPTH:
+        raise InvalidInput(f"{source}: the document is nested too deeply")
     stripped = text.lstrip()
     if stripped[:1] in "{[":
         # JSON first: YAML refuses tabs that JSON allows, and JSON's errors are clearer here.
         try:
             data = json.loads(text)
+        except RecursionError:
+            raise InvalidInput(f"{source}: the document is nested too deeply") from None
         except json.JSONDecodeError as err:
             raise InvalidInput(
                 f"{source}:{err.lineno}:{err.colno}: JSON syntax error: {err.msg}"
             ) from None
         doc = Document(source, text, data)
         # Valid JSON that YAML cannot read (tabs) simply gets no line numbers.
-        with contextlib.suppress(yaml.YAMLError):
-            doc.lines = _line_map(yaml.compose(text, Loader=yaml.SafeLoader), source)
+        with contextlib.suppress(yaml.YAMLError, RecursionError):
+            doc.lines = _line_map(yaml.compose(text, Loader=_Loader), source)
         return doc
     try:
-        loader = yaml.SafeLoader(text)
+        loader = _Loader(text)
         try:
             node = loader.get_single_node()
             data = loader.construct_document(node) if node is not None else None
@@ -108,6 +120,32 @@ def parse(text: str, source: str) -> Document:
     except RecursionError:
         raise InvalidInput(f"{source}: the document is nested too deeply") from None
     return Document(source, text, data, _line_map(node, source))
+
+
+def _bracket_depth(text: str) -> int:
+    """The deepest [ { nesting outside quoted strings (a cheap guard, not a parser)."""
+    depth = deepest = 0
+    quote = ""
+    skip_at = -1  # the character after a backslash in a "string" is not special
+    for match in _SPECIAL.finditer(text):
+        char = match.group()
+        if match.start() == skip_at:
+            continue
+        if char == "\n":
+            quote = ""  # an apostrophe in plain YAML text must not swallow the file
+        elif quote:
+            if char == "\\" and quote == '"':
+                skip_at = match.start() + 1
+            elif char == quote:
+                quote = ""
+        elif char in "\"'":
+            quote = char
+        elif char in "[{":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif char in "]}":
+            depth = max(depth - 1, 0)
+    return deepest
 
 
 def _yaml_error(err: yaml.YAMLError, source: str) -> InvalidInput:
@@ -123,10 +161,50 @@ def _yaml_error(err: yaml.YAMLError, source: str) -> InvalidInput:
     return InvalidInput(f"{source}:{mark.line + 1}:{mark.column + 1}: YAML syntax error: {reason}")
 
 
+class _SelfReferenceError(Exception):
+    pass
+
+
+def _expanded_size(node: yaml.Node, memo: dict[int, int], open_nodes: set[int]) -> int:
+    """How many values `node` stands for once aliases are expanded (each node sized once)."""
+    key = id(node)
+    if key in open_nodes:
+        raise _SelfReferenceError
+    known = memo.get(key)
+    if known is not None:
+        return known
+    open_nodes.add(key)
+    size = 1
+    if isinstance(node, yaml.MappingNode):
+        for k, v in node.value:
+            size += _expanded_size(k, memo, open_nodes) + _expanded_size(v, memo, open_nodes)
+    elif isinstance(node, yaml.SequenceNode):
+        size += sum(_expanded_size(item, memo, open_nodes) for item in node.value)
+    open_nodes.discard(key)
+    memo[key] = size
+    return size
+
+
+def _check_expansion(node: yaml.Node, source: str) -> None:
+    try:
+        size = _expanded_size(node, {}, set())
+    except _SelfReferenceError:
+        raise InvalidInput(
+            f"{source}: the document contains itself through a YAML alias (*alias inside its "
+            "own &anchor); write it out plainly"
+        ) from None
+    if size > MAX_VALUES:
+        raise InvalidInput(
+            f"{source}: the document expands to more than {MAX_VALUES} values through YAML "
+            "aliases (&anchor / *alias); write it out plainly"
+        )
+
+
 def _line_map(node: yaml.Node | None, source: str) -> dict[PathKey, int]:
     lines: dict[PathKey, int] = {}
     if node is None:
         return lines
+    _check_expansion(node, source)
     stack: list[tuple[yaml.Node, PathKey]] = [(node, ())]
     while stack:
         current, path = stack.pop()

@@ -13,6 +13,7 @@ from drove_tui.cli import main
 CORPUS = Path(__file__).parent / "corpus"
 
 EXPECTED = {
+    "alias-inside-itself.yaml": "the document contains itself through a YAML alias",
     "ansible-connection-winrm.yaml": "ansible-connection-winrm.yaml:3: "
     "all.hosts.win1.ansible_connection: given 'winrm'",
     "ansible-group-not-mapping.yaml": "all.children.web: a group is a mapping",

@@ -14,6 +14,11 @@ CORPUS = Path(__file__).parent / "corpus"
 
 # file -> a fragment the message must contain (the field path, or the file:line:column).
 EXPECTED = {
+    "alias-inside-itself.yaml": "alias-inside-itself.yaml: the document contains itself "
+    "through a YAML alias",
+    "billion-laughs.yaml": "billion-laughs.yaml: the document expands to more than 200000 values",
+    "deep-nesting.json": "deep-nesting.json: the document is nested too deeply",
+    "deep-nesting.yaml": "deep-nesting.yaml: the document is nested too deeply",
     "app-name-with-space.yaml": "app-name-with-space.yaml:1: sourceAppName: given 'my app'",
     "args-is-string.yaml": "args: given 'echo hi'",
     "args-too-long.json": "args: the arguments joined are 2105 characters; at most 2048",
@@ -87,8 +92,9 @@ EXPECTED = {
     "volumes-not-a-list.yaml": "volumes: given {'pathInContainer': '/d'}",
     "whitespace-only.json": "whitespace-only.json: the task spec file is empty",
     "yaml-bad-indent.yaml": "yaml-bad-indent.yaml:2:9: YAML syntax error",
+    # The wording after this is PyYAML's (it differs with and without libyaml).
     "yaml-syntax-error.yaml": "yaml-syntax-error.yaml:5:10: YAML syntax error: while parsing a "
-    "flow sequence, expected ',' or ']', but got ':' (it began at line 4)",
+    "flow sequence",
 }
 
 

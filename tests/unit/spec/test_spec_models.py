@@ -159,3 +159,21 @@ def test_yaml_and_json_forms_of_a_spec_are_equal() -> None:
     as_yaml = yaml.safe_dump(spec.to_drove_json())
     as_json = json.dumps(spec.to_drove_json())
     assert load_spec_text(as_yaml).spec == load_spec_text(as_json).spec == spec
+
+
+def test_yaml_syntax_error_says_where_the_unclosed_bracket_began() -> None:
+    text = "sourceAppName: APP\ntaskId: T1\nexecutable:\n  url: [unclosed\nresources: []\n"
+    with pytest.raises(InvalidInput, match=r"^s.yaml:5:10: YAML syntax error: .*began at line 4"):
+        load_spec_text(text, "s.yaml")
+
+
+def test_brackets_inside_strings_do_not_count_as_nesting() -> None:
+    rule = '"[[[[" + "{{{{" + "it\'s" == host'
+    deep = "[" * 150  # would be refused as too deep if it were counted
+    text = (
+        "sourceAppName: A\ntaskId: T\nexecutable: {url: x}\n"
+        "resources: [{type: CPU, count: 1}, {type: MEMORY, sizeInMB: 1}]\n"
+        f"tags: {{a: '{deep * 3}', b: \"{deep}\"}}\n"
+        f"placementPolicy: {{type: RULE_BASED, rule: '{rule.replace(chr(39), chr(39) * 2)}'}}\n"
+    )
+    assert load_spec_text(text).spec.tags == {"a": deep * 3, "b": deep}

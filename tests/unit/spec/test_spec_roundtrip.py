@@ -131,7 +131,7 @@ specs = st.fixed_dictionaries(
 )
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(specs)
 def test_valid_spec_survives_json_round_trip_unchanged(raw: dict[str, Any]) -> None:
     spec = TaskSpec.model_validate(raw)
@@ -145,7 +145,7 @@ def test_valid_spec_survives_json_round_trip_unchanged(raw: dict[str, Any]) -> N
             assert dumped[key] == value
 
 
-@settings(max_examples=50, deadline=None)
+@settings(max_examples=30, deadline=None)
 @given(specs)
 def test_valid_spec_survives_yaml_round_trip_unchanged(raw: dict[str, Any]) -> None:
     spec = TaskSpec.model_validate(raw)
