@@ -16,6 +16,7 @@ from typing import Any, Protocol
 
 from textual import work
 from textual.app import App, SystemCommand
+from textual.css.query import NoMatches
 from textual.screen import Screen
 
 from drove_tui.engine.events import HostChanged, TaskChanged
@@ -100,7 +101,12 @@ class DroveApp(App[int]):
         if pending_tasks:
             self._count_live()
         for view in list(self.views):
-            view.data_changed(set(pending_tasks), set(pending_hosts))
+            try:
+                view.data_changed(set(pending_tasks), set(pending_hosts))
+            except NoMatches:
+                # A view being torn down (the app exiting) has lost its widgets already;
+                # it has nothing left to repaint.
+                continue
         self.refresh_status()
 
     def note_task(self, record: TaskRecord) -> None:
