@@ -38,7 +38,7 @@ def test_hundred_tasks_from_two_processes_finish_exactly_once(tmp_path: Path) ->
         for name in ("a", "b")
     ]
     try:
-        deadline = time.monotonic() + 60
+        deadline = time.monotonic() + 180
         while not all(Path(f"{go}.{n}.ready").exists() for n in "ab"):
             assert time.monotonic() < deadline, "workers did not start"
             time.sleep(0.01)
