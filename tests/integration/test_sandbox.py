@@ -84,6 +84,32 @@ def test_cut_host_makes_connects_hang_until_healed(sandbox: Sandbox) -> None:
     assert healed.returncode == 0, healed.stderr
 
 
+def test_status_marks_a_cut_host_and_fails_until_healed(sandbox: Sandbox) -> None:
+    assert sandbox.script("status").returncode == 0
+    sandbox.cut("host3")
+    try:
+        cut = sandbox.script("status")
+        assert cut.returncode == 1
+        host3 = next(line for line in cut.stdout.splitlines() if line.startswith("host3 "))
+        assert host3.endswith("CUT")
+    finally:
+        sandbox.heal("host3")
+    assert sandbox.script("status").returncode == 0
+
+
+def test_big_image_is_pulled_by_a_host_with_its_random_payload(sandbox: Sandbox) -> None:
+    pushed = sandbox.script("big-image", "3", "--tag", "sandbox-test")
+    assert pushed.returncode == 0, pushed.stderr
+    ref = pushed.stdout.strip()
+    assert ref == f"{sandbox.registry}/big:sandbox-test"
+    try:
+        size = sandbox.run_ssh("host2", "docker", "run", "--rm", ref, "wc", "-c", "/big.bin")
+        assert size.returncode == 0, size.stderr
+        assert size.stdout.split()[0] == str(3 << 20)
+    finally:
+        sandbox.run_ssh("host2", "docker", "rmi", ref)
+
+
 def test_up_again_keeps_the_running_daemons(sandbox: Sandbox) -> None:
     pids_before = own_pids(sandbox.dir)
     res = sandbox.script("up", str(len(sandbox.hosts)))
