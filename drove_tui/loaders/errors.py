@@ -28,7 +28,12 @@ def user_path(loc: tuple[str | int, ...], data: Any, *, missing: bool = False) -
     for index, part in enumerate(loc):
         last = index == len(loc) - 1
         if _has(node, part):
-            kept.append(part)
+            # A YAML key read as a number or boolean is still a key, not a list index.
+            if isinstance(node, dict) and not isinstance(part, str):
+                original = next(k for k in node if k == part)  # pydantic writes True as 1
+                kept.append(str(original))
+            else:
+                kept.append(part)
             node = node[part]
         elif missing and last and isinstance(node, dict) and isinstance(part, str):
             kept.append(part)  # a missing field: it is not in the data by definition
@@ -131,7 +136,10 @@ def describe(error: ErrorDetails, model: type[BaseModel], data: Any, path: PathK
             return message
         return f"given {_given(given)}; {message}"
     message = message.replace("Input should be", "should be")
-    return f"given {_given(given)}; {message[:1].lower()}{message[1:]}"
+    hint = ""
+    if kind == "string_type" and isinstance(given, int | float | bool):
+        hint = " (YAML read it as a number or boolean: put it in quotes)"
+    return f"given {_given(given)}; {message[:1].lower()}{message[1:]}{hint}"
 
 
 def validation_error(

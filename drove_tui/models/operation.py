@@ -36,8 +36,8 @@ class KillTaskOperation(DroveModel):
     """Drove's KILL of the task (sourceAppName, taskId)."""
 
     type: Literal["KILL"]
-    source_app_name: str = Field(pattern=ID_PATTERN)
-    task_id: str = Field(pattern=ID_PATTERN)
+    source_app_name: str = Field(pattern=ID_PATTERN, strict=True)
+    task_id: str = Field(pattern=ID_PATTERN, strict=True)
     op_spec: ClusterOpSpec = Field(default_factory=ClusterOpSpec)
 
 

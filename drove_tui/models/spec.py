@@ -159,8 +159,9 @@ class UserSpec(DroveModel):
 class TaskSpec(DroveModel):
     """A Drove task specification."""
 
-    source_app_name: str = Field(pattern=ID_PATTERN)
-    task_id: str = Field(pattern=ID_PATTERN)
+    # Strict: YAML reads `taskId: 0012` as the number 10; refuse rather than rename the task.
+    source_app_name: str = Field(pattern=ID_PATTERN, strict=True)
+    task_id: str = Field(pattern=ID_PATTERN, strict=True)
     executable: DockerCoordinates
     resources: list[ResourceRequirement] = Field(min_length=1)
     volumes: list[MountedVolume] = Field(default_factory=list)

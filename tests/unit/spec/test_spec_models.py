@@ -177,3 +177,17 @@ def test_brackets_inside_strings_do_not_count_as_nesting() -> None:
         f"placementPolicy: {{type: RULE_BASED, rule: '{rule.replace(chr(39), chr(39) * 2)}'}}\n"
     )
     assert load_spec_text(text).spec.tags == {"a": deep * 3, "b": deep}
+
+
+def test_yaml_numbers_and_booleans_where_text_is_needed_are_refused_with_a_hint() -> None:
+    text = "sourceAppName: A\ntaskId: 0012\nexecutable: {url: x}\n"
+    text += "resources: [{type: CPU, count: 1}, {type: MEMORY, sizeInMB: 1}]\ntags: {on: x}\n"
+    with pytest.raises(InvalidInput) as caught:
+        load_spec_text(text, "s.yaml")
+    # YAML 1.1 reads 0012 as octal 10 and `on` as true: never rename a task silently.
+    assert caught.value.details == [
+        "s.yaml:2: taskId: given 10; should be a valid string (YAML read it as a number or "
+        "boolean: put it in quotes)",
+        "s.yaml:5: tags.True: given True; should be a valid string (YAML read it as a number "
+        "or boolean: put it in quotes)",
+    ]

@@ -150,3 +150,27 @@ def test_valid_spec_survives_json_round_trip_unchanged(raw: dict[str, Any]) -> N
 def test_valid_spec_survives_yaml_round_trip_unchanged(raw: dict[str, Any]) -> None:
     spec = TaskSpec.model_validate(raw)
     assert TaskSpec.model_validate(yaml.safe_load(yaml.safe_dump(spec.to_drove_json()))) == spec
+
+
+@settings(max_examples=40, deadline=None)
+@given(specs, st.sampled_from(["1 second", "5 minutes", "2h"]), st.integers(1, 512))
+def test_create_operation_survives_json_round_trip(
+    raw: dict[str, Any], timeout: str, parallelism: int
+) -> None:
+    from drove_tui.models.operation import CreateTaskOperation
+
+    op = CreateTaskOperation.model_validate(
+        {"type": "CREATE", "spec": raw, "opSpec": {"timeout": timeout, "parallelism": parallelism}}
+    )
+    dumped = json.dumps(op.model_dump(mode="json", by_alias=True, exclude_none=True))
+    assert CreateTaskOperation.model_validate(json.loads(dumped)) == op
+
+
+@settings(max_examples=40, deadline=None)
+@given(specs)
+def test_masking_is_idempotent_and_keeps_everything_but_secrets(raw: dict[str, Any]) -> None:
+    spec = TaskSpec.model_validate(raw)
+    masked = spec.masked()
+    assert masked.masked() == masked
+    assert TaskSpec.model_validate(json.loads(json.dumps(masked.to_drove_json()))) == masked
+    assert masked.model_copy(update={"env": spec.env, "configs": spec.configs}) == spec
