@@ -223,7 +223,9 @@ def parse_ini(text: str, source: str) -> tuple[list[HostLayers], dict[str, list[
             tree.group(group)
             continue
         try:
-            tokens = shlex.split(line, comments=True)
+            # shlex is slow; most lines need no quoting rules at all.
+            plain = not any(c in line for c in "'\"#\\")
+            tokens = line.split() if plain else shlex.split(line, comments=True)
         except ValueError:
             tree.errors.append(f"{where}: unbalanced quotes in {line!r}")
             continue
@@ -272,11 +274,15 @@ def _resolve(tree: _Tree) -> tuple[list[HostLayers], dict[str, list[str]]]:
         raise problems(tree.source, WHAT, tree.errors)
     depth = _depths(tree)
     order = sorted(depth, key=lambda g: (depth[g], g))
+    parents = _parents(tree)
+    direct: dict[str, list[str]] = {}
+    for group, members in tree.members.items():
+        for member in members:
+            direct.setdefault(member, []).append(group)
     hosts: list[HostLayers] = []
     groups: dict[str, list[str]] = {}
     for name in tree.hosts:
-        direct = [g for g, members in tree.members.items() if name in members]
-        ancestors = _ancestors(tree, direct)
+        ancestors = _ancestors(parents, direct.get(name, []))
         layer = HostLayers(name)
         for group in order:
             if group in ancestors:
@@ -306,11 +312,15 @@ def _depths(tree: _Tree) -> dict[str, int]:
     return depth
 
 
-def _ancestors(tree: _Tree, direct: list[str]) -> set[str]:
+def _parents(tree: _Tree) -> dict[str, set[str]]:
     parents: dict[str, set[str]] = {}
     for parent, children in tree.children.items():
         for child in children:
             parents.setdefault(child, set()).add(parent)
+    return parents
+
+
+def _ancestors(parents: dict[str, set[str]], direct: list[str]) -> set[str]:
     found: set[str] = {"all"}
     stack = list(direct)
     while stack:

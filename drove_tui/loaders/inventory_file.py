@@ -101,13 +101,15 @@ def _native(doc: Document, ssh: SshConfig) -> Inventory:
     if details:
         raise problems(doc.source, WHAT, details)
     defaults = file.defaults.model_dump(exclude_none=True)
+    members = {group: set(config.hosts) for group, config in file.groups.items()}
+    group_vars = {g: c.vars.model_dump(exclude_none=True) for g, c in file.groups.items()}
     layers: list[HostLayers] = []
     for entry in file.hosts:
         host = HostLayers(entry.name, [defaults])
-        for group, config in file.groups.items():
-            if entry.name in config.hosts:
+        for group in file.groups:
+            if entry.name in members[group]:
                 host.groups.append(group)
-                host.layers.append(config.vars.model_dump(exclude_none=True))
+                host.layers.append(group_vars[group])
         host.layers.append(entry.model_dump(exclude_none=True, exclude={"name"}))
         layers.append(host)
     groups = {group: list(config.hosts) for group, config in file.groups.items()}

@@ -8,12 +8,14 @@ conditions need a live connection) and `Include` is not followed; docs/inventory
 from __future__ import annotations
 
 import fnmatch
+import re
 import shlex
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from drove_tui.errors import InvalidInput
 
+_KEYWORD = re.compile(r"([A-Za-z]+)(?:\s*=\s*|\s+)(.*)")
 KEYWORDS = {
     "hostname": "address",
     "port": "port",
@@ -82,8 +84,11 @@ def parse_ssh_config(text: str, source: str) -> SshConfig:
         line = raw.strip()
         if not line or line.startswith("#"):
             continue
-        keyword, _, rest = line.replace("=", " ", 1).partition(" ")
-        keyword = keyword.lower()
+        # "Keyword value" or "Keyword=value"; an "=" inside the value is part of it.
+        match = _KEYWORD.match(line)
+        if match is None:
+            continue
+        keyword, rest = match.group(1).lower(), match.group(2)
         try:
             values = shlex.split(rest, comments=True)
         except ValueError:

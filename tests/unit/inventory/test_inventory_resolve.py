@@ -161,3 +161,25 @@ def test_ansible_yaml_may_carry_drove_settings(tmp_path: Path) -> None:
     )
     settings = load_inventory(path, ssh_config=NO_SSH).settings
     assert (settings.probe_interval_s, settings.placement) == (3, "spread")
+
+
+def test_ssh_config_accepts_equals_quotes_and_comments() -> None:
+    ssh = parse_ssh_config(
+        '# comment\nHost=h1\n  User = "a b"\n  port=2201 # trailing\n  IdentityFile "~/k 1"\n',
+        "cfg",
+    )
+    found = ssh.lookup("h1")
+    assert found["user"] == "a b"
+    assert found["port"] == 2201
+    assert found["identity_file"] == str(Path.home() / "k 1")
+
+
+def test_ssh_config_bad_port_names_the_file_and_host() -> None:
+    ssh = parse_ssh_config("Host h1\n  Port twenty\n", "/etc/cfg")
+    with pytest.raises(InvalidInput, match=r"/etc/cfg: Port 'twenty' for h1 is not a port"):
+        ssh.lookup("h1")
+
+
+def test_ssh_config_equals_sign_inside_a_value_is_kept() -> None:
+    ssh = parse_ssh_config("Host h1\n  IdentityFile /keys/a=b\n  ProxyJump=j@x:22\n", "cfg")
+    assert ssh.lookup("h1") == {"identity_file": "/keys/a=b", "proxy_jump": "j@x:22"}
