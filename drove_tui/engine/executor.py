@@ -45,7 +45,9 @@ CREATE_SCRIPT = """d=$1; name=$2; want=$3; numa=$4; mem=$5; mult=$6; cap=$7; wai
 shift 9
 key=$(printf '%s %s' "${DOCKER_HOST:-default}" "$d" | cksum | cut -d ' ' -f 1)
 lock="/tmp/drove-tui-$key.lock"
-exec 9>>"$lock"
+# Opened read-only: flock needs no write access, so every user can share the file.
+[ -e "$lock" ] || : >>"$lock"
+exec 9<"$lock"
 flock -w "$wait" 9 || {
   echo "timed out after $wait s waiting for the host lock $lock" >&2; exit 75; }
 fmt='{{.Names}} {{.Label "drove.cores"}} {{.Label "drove.numa"}} {{.Label "drove.memory_mb"}}'

@@ -23,7 +23,10 @@ if TYPE_CHECKING:
     from drove_tui.engine.engine import Engine
 
 log = logging.getLogger(__name__)
-PROBE_TIMEOUT_S = 20.0
+# A probe that hangs (a partition) must not hide the host's state for long: a few probe
+# intervals, within these bounds.
+PROBE_TIMEOUT_MIN_S = 5.0
+PROBE_TIMEOUT_MAX_S = 20.0
 
 
 async def watch_host(engine: Engine, host: HostConfig) -> None:
@@ -59,7 +62,9 @@ async def probe_status(
     """The host's health and facts now (UNREACHABLE with the reason when it does not answer)."""
     transport = engine.cluster.transport(host)
     try:
-        facts = await probe(transport, host, timeout=PROBE_TIMEOUT_S)
+        interval = engine.inventory.settings.probe_interval_s
+        timeout = min(PROBE_TIMEOUT_MAX_S, max(PROBE_TIMEOUT_MIN_S, 3 * interval))
+        facts = await probe(transport, host, timeout=timeout)
     except TransportError as err:
         return HostStatus(
             name=host.name,

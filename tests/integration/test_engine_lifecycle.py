@@ -40,6 +40,22 @@ def spec(sandbox: Sandbox, task: str, args: list[str], **extra: Any) -> TaskSpec
     return TaskSpec.model_validate(body)
 
 
+def remove_leftovers(sandbox: Sandbox, app: str) -> None:
+    """Containers a failed earlier run left behind would hold cores (as they should)."""
+    for host in sandbox.hosts:
+        sandbox.run_ssh(
+            host,
+            "sh",
+            "-c",
+            f"docker ps -aq --filter label=drove.app={app} | xargs -r docker rm -f",
+        )
+
+
+@pytest.fixture(autouse=True)
+def _clean_hosts(sandbox: Sandbox) -> None:
+    remove_leftovers(sandbox, "it")
+
+
 def with_cores(task: TaskSpec, cores: int) -> TaskSpec:
     resources = [
         r.model_copy(update={"count": cores}) if r.type == "CPU" else r for r in task.resources
