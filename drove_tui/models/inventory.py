@@ -33,7 +33,8 @@ HostName = Annotated[str, AfterValidator(_check_name)]
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    # Numbers are taken as text where text is expected (`zone: 1` is the tag value "1").
+    model_config = ConfigDict(extra="forbid", coerce_numbers_to_str=True)
 
 
 class HostConfig(_Strict):
@@ -116,8 +117,9 @@ class HostDefaults(_Strict):
     user: str | None = None
     identity_file: str | None = None
     proxy_jump: str | None = None
-    tags: dict[str, str] | list[str] | None = None
-    labels: dict[str, str] | None = None
+    # `{gpu: }` (YAML null) is a bare tag, as is "gpu" in a list.
+    tags: dict[str, str | None] | list[str] | None = None
+    labels: dict[str, str | None] | None = None
     reserved_cores: int | None = Field(default=None, ge=0)
     memory_percent: int | None = Field(default=None, ge=50, le=100)
     cpu_multiplier: int | None = Field(default=None, ge=1, le=20)

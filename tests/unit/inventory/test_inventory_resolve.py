@@ -183,3 +183,11 @@ def test_ssh_config_bad_port_names_the_file_and_host() -> None:
 def test_ssh_config_equals_sign_inside_a_value_is_kept() -> None:
     ssh = parse_ssh_config("Host h1\n  IdentityFile /keys/a=b\n  ProxyJump=j@x:22\n", "cfg")
     assert ssh.lookup("h1") == {"identity_file": "/keys/a=b", "proxy_jump": "j@x:22"}
+
+
+def test_tags_with_empty_or_numeric_values_are_text(tmp_path: Path) -> None:
+    path = tmp_path / "inv.yaml"
+    path.write_text("hosts:\n  - {name: h, tags: {gpu: , zone: 1}, labels: {rack: 7}}\n")
+    host = load_inventory(path, ssh_config=NO_SSH).hosts[0]
+    assert host.tags == {"gpu": "", "zone": "1"}
+    assert host.labels == {"rack": "7"}
