@@ -104,6 +104,7 @@ class SshTransport:
         self._conn: asyncssh.SSHClientConnection | None = None
         self._client: _Client | None = None
         self._failures = 0
+        self._clock = time.monotonic  # a seam for tests of the backoff
         self._retry_at = 0.0
         self._last_error: TransportError | None = None
         # Kills of abandoned commands run in the background so that a caller who gives up
@@ -122,14 +123,14 @@ class SshTransport:
         async with self._lock:
             if self._conn is not None:
                 return self._conn
-            if self._last_error is not None and time.monotonic() < self._retry_at:
+            if self._last_error is not None and self._clock() < self._retry_at:
                 raise self._last_error
             try:
                 conn = await self._open()
             except TransportError as err:
                 self._failures += 1
                 backoff = min(self._max_backoff_s, 0.25 * 2 ** (self._failures - 1))
-                self._retry_at = time.monotonic() + backoff
+                self._retry_at = self._clock() + backoff
                 self._last_error = err
                 raise
             self._failures = 0

@@ -1,0 +1,133 @@
+"""SSH transport rules that need no real host: verification always on, handshake cap,
+waiting out refused channels, backoff after failed connects, jump-host parsing."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import Any
+
+import asyncssh
+import pytest
+
+from drove_tui.cluster import ssh
+from drove_tui.cluster.pool import Cluster, _jump_host
+from drove_tui.cluster.ssh import SshTransport
+from drove_tui.cluster.transport import Unreachable
+from drove_tui.models.inventory import HostConfig
+
+
+class Recorder:
+    """Stands in for asyncssh.create_connection; holds every call until `release` is set."""
+
+    def __init__(self) -> None:
+        self.calls: list[dict[str, Any]] = []
+        self.inside = 0
+        self.most_inside = 0
+        self.release = asyncio.Event()
+        self.entered = asyncio.Event()
+
+    async def __call__(self, factory: Any, address: str, **options: Any) -> tuple[Any, Any]:
+        self.calls.append(options)
+        self.inside += 1
+        self.most_inside = max(self.most_inside, self.inside)
+        self.entered.set()
+        try:
+            await self.release.wait()
+        finally:
+            self.inside -= 1
+        return object(), None
+
+
+def _host(name: str = "h1", **extra: Any) -> HostConfig:
+    return HostConfig(name=name, address=f"{name}.invalid", **extra)
+
+
+async def test_known_hosts_is_always_a_loaded_set_never_none(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    recorder = Recorder()
+    recorder.release.set()
+    monkeypatch.setattr(asyncssh, "create_connection", recorder)
+    await SshTransport(_host(), user_known_hosts=tmp_path / "missing").connection()
+    options = recorder.calls[0]
+    assert isinstance(options["known_hosts"], asyncssh.SSHKnownHosts)
+    assert options["config"] is None  # ~/.ssh/config cannot switch verification off
+
+
+async def test_handshakes_beyond_the_global_cap_wait(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    recorder = Recorder()
+    monkeypatch.setattr(asyncssh, "create_connection", recorder)
+    cluster = Cluster(
+        [_host(f"h{i}") for i in range(5)], handshakes=2, user_known_hosts=tmp_path / "none"
+    )
+    connecting = [
+        asyncio.create_task(cluster.transport(f"h{i}").connection())  # type: ignore[attr-defined]
+        for i in range(5)
+    ]
+    while len(recorder.calls) < 2:
+        await recorder.entered.wait()
+        recorder.entered.clear()
+    for _ in range(20):  # let every other task run as far as it can
+        await asyncio.sleep(0)
+    assert len(recorder.calls) == 2
+    recorder.release.set()
+    await asyncio.gather(*connecting)
+    assert len(recorder.calls) == 5 and recorder.most_inside == 2
+
+
+class RefusingConnection:
+    """A connection whose sshd refuses the first `refusals` channels (MaxSessions)."""
+
+    def __init__(self, refusals: int) -> None:
+        self.refusals = refusals
+        self.attempts = 0
+
+    async def create_process(self, line: str, encoding: None = None) -> str:
+        self.attempts += 1
+        if self.attempts <= self.refusals:
+            raise asyncssh.ChannelOpenError(asyncssh.OPEN_ADMINISTRATIVELY_PROHIBITED, "max")
+        return "process"
+
+
+async def test_a_refused_channel_is_retried_until_one_frees_up(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(ssh, "CHANNEL_RETRY_MAX_S", 0.01)
+    transport = SshTransport(_host())
+    conn = RefusingConnection(refusals=3)
+    transport._conn = conn  # type: ignore[assignment]
+    process: Any = await transport._process("true")
+    assert process == "process"
+    assert conn.attempts == 4
+
+
+async def test_a_failed_connect_is_not_retried_before_its_backoff(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    attempts = 0
+
+    async def refuse(factory: Any, address: str, **options: Any) -> Any:
+        nonlocal attempts
+        attempts += 1
+        raise ConnectionRefusedError
+
+    monkeypatch.setattr(asyncssh, "create_connection", refuse)
+    transport = SshTransport(_host(), user_known_hosts=tmp_path / "none")
+    transport._clock = lambda: 1000.0  # time stands still: the backoff never runs out
+    for _ in range(3):
+        with pytest.raises(Unreachable, match="connection refused") as refused:
+            await transport.connection()
+        assert refused.value.reason == "refused"
+    assert attempts == 1  # the backoff answered the second and third calls
+
+
+def test_a_jump_host_spec_inherits_the_targets_credentials() -> None:
+    target = _host("t", user="drove", identity_file="/k", known_hosts=["/kh"], port=2222)
+    jump = _jump_host("ops@bastion.example.com:2200", target)
+    assert (jump.address, jump.port, jump.user) == ("bastion.example.com", 2200, "ops")
+    assert (jump.identity_file, jump.known_hosts, jump.proxy_jump) == ("/k", ["/kh"], None)
+    assert _jump_host("bastion", target).port == 22
+    assert _jump_host("bastion", target).user == "drove"
