@@ -32,6 +32,11 @@ if TYPE_CHECKING:
 LOG_DRAIN_S = 10.0
 # States in which the container has been started, whatever the record's started_at says.
 _RAN = frozenset({TaskState.RUNNING, TaskState.RUN_COMPLETED})
+# Steps a fan-out's human output leaves out (JSON keeps them): placement, RUNNING and the end
+# say enough per host when eight hosts talk at once.
+_QUIET_IN_FAN_OUT = frozenset(
+    {TaskState.STARTING, TaskState.RUN_COMPLETED, TaskState.DEPROVISIONING}
+)
 
 
 def exit_code_for(record: TaskRecord, seen: Collection[TaskState] = ()) -> int:
@@ -192,6 +197,9 @@ class TaskFollower:
         self.started = asyncio.Event()  # the container has run (RUNNING or later)
         self.key: tuple[str, str] | None = None
         self.host: str | None = None  # where the task runs, once placed
+        # A fan-out's human output shows each host's milestones only, not every step.
+        self._terse = label is not None and isinstance(out, HumanOutput)
+        self._last_progress: str | None = None
 
     async def run(
         self, spec: TaskSpec, *, pin_host: str | None = None, stop: asyncio.Event
@@ -292,6 +300,9 @@ class TaskFollower:
             if isinstance(event, TaskChanged) and event.record.key == self.key:
                 self._note(event.record, event.transition.reason)
             elif isinstance(event, TaskProgress) and (event.app, event.task_id) == self.key:
+                if self._terse and event.message == self._last_progress:
+                    continue  # a fan-out of N hosts would print the same wait N times over
+                self._last_progress = event.message
                 self.out.progress(
                     event.message,
                     host=self.label or self.host,
@@ -310,9 +321,13 @@ class TaskFollower:
         self.seen.add(record.state)
         if record.state is TaskState.RUNNING and isinstance(self.out, HumanOutput):
             self.out.stop_spinner()  # from here on, the container's own output speaks
+        if self._terse and record.state in _QUIET_IN_FAN_OUT:
+            return
         where = f" on {record.host}" if record.host and self.label is None else ""
         why = reason if reason is not None else record.reason
         text = f"{record.state}{where}" + (f": {why}" if why else "")
+        if record.terminal and record.result is not None:
+            text += f" [{record.result.status}/{record.result.exit_code}]"
         self.out.progress(
             text,
             host=self.label or record.host,

@@ -50,6 +50,12 @@ async def test_fan_out_pins_each_task_and_summarises_the_failing_host(
     assert sorted(out) == [f"host{i} | hello from host{i}" for i in (1, 2, 3)]
     err = captured["err"].getvalue()
     assert "host2 | warn host2" in err
+    # Milestones only per host; the end line carries the result.
+    assert "STARTING" not in err and "DEPROVISIONING" not in err
+    assert any(
+        line.startswith("host2 | STOPPED") and line.endswith("[FAILED/7]")
+        for line in err.splitlines()
+    )
     summary = err[err.index("HOST  ") :].splitlines()
     assert summary[2].split()[:4] == ["host2", "job1-host2", "STOPPED", "7"]
     assert summary[-1] == "1 of 3 hosts did not succeed: host2"

@@ -1,0 +1,251 @@
+#!/usr/bin/env python3
+"""Headless drove-tui against its peers on the sandbox (issue #7), wall-clock, cold processes.
+
+(a) one trivial task: `drove-tui --run` (process start included) vs
+    `ssh host docker run --rm IMAGE true`;
+(b) one trivial task on each of N hosts: `drove-tui --run --fan-out all` vs N plain
+    `ssh host docker run --rm IMAGE true` in parallel vs
+    `ansible all -f N -m shell -a 'docker run --rm IMAGE true'`.
+
+Goals: (a) within 1.5x of ssh; (b) within 1.2x of parallel ssh and 3x faster than Ansible.
+
+    DROVE_SANDBOX_DIR=/var/tmp/sb-runbench DROVE_SANDBOX_SUBNET=127.0.10 \\
+    DROVE_SANDBOX_REGISTRY_PORT=5010 .venv/bin/python bench/run_bench.py --hosts 8
+
+Ansible comes from its own virtualenv (--ansible, default /var/tmp/ansible-venv/bin/ansible;
+`python3 -m venv /var/tmp/ansible-venv && /var/tmp/ansible-venv/bin/pip install ansible-core`),
+never from the project's dependencies. Results go to bench/results/run.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+DEFAULTS = {
+    "DROVE_SANDBOX_DIR": "/var/tmp/sb-runbench",
+    "DROVE_SANDBOX_SUBNET": "127.0.10",
+    "DROVE_SANDBOX_REGISTRY_PORT": "5010",
+}
+
+
+def sandbox_up(hosts: int) -> tuple[Path, str]:
+    """Bring the bench sandbox to `hosts` hosts; return its directory and image."""
+    for key, value in DEFAULTS.items():
+        os.environ.setdefault(key, value)
+    subprocess.run(
+        [sys.executable, str(REPO / "scripts" / "sandbox"), "up", str(hosts)],
+        check=True,
+        capture_output=True,
+    )
+    root = Path(os.environ["DROVE_SANDBOX_DIR"])
+    state = json.loads((root / "state.json").read_text())
+    return root, str(state["image"])
+
+
+def timed(argv: list[str] | list[list[str]], env: dict[str, str] | None = None) -> float:
+    """Seconds for one command (or several started together) to finish; all must exit 0...
+    except drove-tui and ansible runs that report failures, which are errors here too."""
+    batch = argv if argv and isinstance(argv[0], list) else [argv]
+    started = time.perf_counter()
+    procs = [
+        subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
+        for cmd in batch  # type: ignore[union-attr]
+    ]
+    for proc in procs:
+        _, err = proc.communicate(timeout=300)
+        if proc.returncode != 0:
+            raise SystemExit(f"{proc.args} failed ({proc.returncode}): {err.decode()[-2000:]}")
+    return time.perf_counter() - started
+
+
+def series(name: str, once: Callable[[], float], repeat: int) -> dict[str, float | str]:
+    """One warm-up (image cache, known_hosts, pyc), then `repeat` measured runs."""
+    once()
+    runs = [once() for _ in range(repeat)]
+    print(f"{name}: median {statistics.median(runs):.3f}s  runs {[round(r, 3) for r in runs]}")
+    return {"name": name, "median": statistics.median(runs), "min": min(runs), "max": max(runs)}
+
+
+def trivial_spec(directory: Path, image: str) -> Path:
+    """A fresh task id per run: Drove refuses a second CREATE of the same (app, task)."""
+    path = directory / f"spec-{uuid.uuid4().hex[:8]}.json"
+    path.write_text(
+        json.dumps(
+            {
+                "sourceAppName": "bench",
+                "taskId": f"t{uuid.uuid4().hex[:10]}",
+                "executable": {"type": "DOCKER", "url": image, "dockerPullTimeout": "100 seconds"},
+                "resources": [{"type": "CPU", "count": 1}, {"type": "MEMORY", "sizeInMB": 64}],
+                "args": ["true"],
+            }
+        )
+    )
+    return path
+
+
+def ansible_inventory(root: Path, hosts: list[str], directory: Path) -> Path:
+    """INI inventory reusing the sandbox's ssh_config (addresses, key, known_hosts)."""
+    path = directory / "ansible.ini"
+    lines = [
+        "[all]",
+        *hosts,
+        "",
+        "[all:vars]",
+        "ansible_user=drove",
+        f"ansible_ssh_common_args='-F {root / 'ssh_config'}'",
+        "ansible_python_interpreter=/usr/bin/python3",
+    ]
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--hosts", type=int, default=8)
+    parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--ansible", default="/var/tmp/ansible-venv/bin/ansible")
+    parser.add_argument("--out", type=Path, default=REPO / "bench" / "results" / "run.md")
+    args = parser.parse_args()
+
+    root, image = sandbox_up(args.hosts)
+    hosts = [f"host{i}" for i in range(1, args.hosts + 1)]
+    ssh = ["ssh", "-F", str(root / "ssh_config")]
+    drove = [str(REPO / ".venv" / "bin" / "drove-tui")]
+    work = Path(tempfile.mkdtemp(prefix="run-bench-"))
+    state = work / "state.db"
+    common = ["-i", str(root / "inventory.yaml"), "--state", str(state)]
+    env = {**os.environ, "NO_COLOR": "1", "ANSIBLE_HOST_KEY_CHECKING": "False"}
+    results: dict[str, dict[str, float | str]] = {}
+
+    def docker_run(host: str) -> list[str]:
+        return [*ssh, host, "docker", "run", "--rm", image, "true"]
+
+    results["ssh1"] = series("a. ssh docker run", lambda: timed(docker_run(hosts[0])), args.repeat)
+    results["drove1"] = series(
+        "a. drove-tui --run",
+        lambda: timed([*drove, "--run", str(trivial_spec(work, image)), *common], env),
+        args.repeat,
+    )
+    results["sshN"] = series(
+        f"b. {args.hosts} x ssh docker run, parallel",
+        lambda: timed([docker_run(h) for h in hosts]),
+        args.repeat,
+    )
+    results["droveN"] = series(
+        f"b. drove-tui --run --fan-out all ({args.hosts} hosts)",
+        lambda: timed(
+            [*drove, "--run", str(trivial_spec(work, image)), "--fan-out", "all", *common], env
+        ),
+        args.repeat,
+    )
+    if shutil.which(args.ansible) or Path(args.ansible).exists():
+        inventory = ansible_inventory(root, hosts, work)
+        results["ansibleN"] = series(
+            f"b. ansible all -f {args.hosts} -m shell",
+            lambda: timed(
+                [
+                    args.ansible,
+                    "all",
+                    "-i",
+                    str(inventory),
+                    "-f",
+                    str(args.hosts),
+                    "-m",
+                    "shell",
+                    "-a",
+                    f"docker run --rm {image} true",
+                ],
+                env,
+            ),
+            args.repeat,
+        )
+    imports = series(
+        "drove-tui import cost (engine + loaders)",
+        lambda: timed(
+            [
+                sys.executable,
+                "-c",
+                "import drove_tui.engine.engine, drove_tui.loaders.spec_file, "
+                "drove_tui.loaders.inventory_file, drove_tui.commands.run",
+            ]
+        ),
+        args.repeat,
+    )
+    help_time = series("drove-tui --help", lambda: timed([*drove, "--help"]), args.repeat)
+    write_report(args, results, imports, help_time)
+    shutil.rmtree(work, ignore_errors=True)
+    return 0
+
+
+def write_report(
+    args: argparse.Namespace,
+    results: dict[str, dict[str, float | str]],
+    imports: dict[str, float | str],
+    help_time: dict[str, float | str],
+) -> None:
+    """bench/results/run.md: the table, the ratios against the goals, the machine."""
+
+    def med(key: str) -> float:
+        return float(results[key]["median"])
+
+    rows = [
+        f"| {r['name']} | {float(r['median']):.3f} | {float(r['min']):.3f} | "
+        f"{float(r['max']):.3f} |"
+        for r in [*results.values(), imports, help_time]
+    ]
+    ratio_a = med("drove1") / med("ssh1")
+    ratio_b = med("droveN") / med("sshN")
+    lines = [
+        "# Headless run benchmark (issue #7)",
+        "",
+        f"`bench/run_bench.py --hosts {args.hosts} --repeat {args.repeat}`, "
+        f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}; "
+        f"{os.cpu_count()} cores, {platform.platform()}, Python {platform.python_version()}. "
+        "Sandbox hosts are sshd + dockerd pairs on loopback addresses of this one machine. "
+        "Every figure is wall-clock of a cold process (no ssh ControlMaster for plain ssh or "
+        "drove-tui; Ansible runs with its default ControlPersist, as people use it), median "
+        "of the runs after one warm-up.",
+        "",
+        "| command | median s | min s | max s |",
+        "|---|---|---|---|",
+        *rows,
+        "",
+        "| goal | measured | met |",
+        "|---|---|---|",
+        f"| (a) drove-tui --run within 1.5x of ssh docker run | {ratio_a:.2f}x | "
+        f"{'yes' if ratio_a <= 1.5 else 'no'} |",
+        f"| (b) fan-out within 1.2x of parallel ssh | {ratio_b:.2f}x | "
+        f"{'yes' if ratio_b <= 1.2 else 'no'} |",
+    ]
+    if "ansibleN" in results:
+        speedup = med("ansibleN") / med("droveN")
+        lines.append(
+            f"| (b) fan-out at least 3x faster than Ansible | {speedup:.2f}x faster | "
+            f"{'yes' if speedup >= 3 else 'no'} |"
+        )
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    previous = args.out.read_text() if args.out.exists() else ""
+    notes = (
+        previous[previous.index("## Where the time goes") :]
+        if "## Where the time goes" in previous
+        else ""
+    )
+    args.out.write_text("\n".join(lines) + "\n\n" + notes)
+    print(f"wrote {args.out}")
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
