@@ -17,7 +17,7 @@ from types import TracebackType
 
 from drove_tui.cluster.pool import Cluster
 from drove_tui.cluster.probe import probe
-from drove_tui.cluster.transport import TransportError, Unreachable
+from drove_tui.cluster.transport import CommandTimeout, TransportError, Unreachable
 from drove_tui.models.host import HostState, HostStatus
 from drove_tui.models.inventory import HostConfig
 
@@ -97,10 +97,10 @@ class HostMonitor:
             facts = await probe(transport, host, timeout=self._timeout(host))
         except Unreachable as err:
             status = _failed(previous, now, f"{err.reason}: {err}")
-        except TransportError as err:  # CommandTimeout: the host stopped answering
+        except CommandTimeout as err:  # connected, but the host stopped answering
             status = _failed(previous, now, f"timeout: {err}")
-        except ValueError as err:
-            status = _failed(previous, now, f"probe output unreadable: {err}")
+        except TransportError as err:  # e.g. the probe's output was cut off
+            status = _failed(previous, now, f"probe failed: {err}")
         else:
             if facts.docker_version is None:
                 state = HostState.DOCKER_DOWN

@@ -13,6 +13,7 @@ import shlex
 from typing import TYPE_CHECKING, Any
 
 from drove_tui.cluster.command import Command
+from drove_tui.cluster.transport import TransportError
 from drove_tui.models.host import HostFacts, ManagedContainer, NumaNode
 
 if TYPE_CHECKING:
@@ -50,9 +51,19 @@ async def probe(
     *,
     timeout: float,  # noqa: ASYNC109
 ) -> HostFacts:
-    """Probe `host` in one round trip; raises the transport's errors when unreachable."""
+    """Probe `host` in one round trip; raises TransportError (or a subclass) on failure."""
     result = await transport.run(probe_command(host), timeout=timeout)
-    return parse_probe(result.stdout.decode("utf-8", "replace"))
+    try:
+        return parse_probe(result.stdout.decode("utf-8", "replace"))
+    except ValueError as err:
+        # Cut-off output (a connection lost mid-probe) or a host without the basic tools:
+        # a host problem for callers, not a crash.
+        detail = result.stderr.decode("utf-8", "replace").strip()[-300:]
+        raise TransportError(
+            host.name,
+            f"{host.name} ({host.address}:{host.port}): probe output unreadable ({err}; exit "
+            f"status {result.exit_status}{'; ' + detail if detail else ''})",
+        ) from None
 
 
 def parse_cpulist(text: str) -> list[int]:

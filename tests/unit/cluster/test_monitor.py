@@ -147,3 +147,11 @@ async def test_a_cancelled_caller_does_not_cancel_the_shared_probe() -> None:
         await impatient
     transport.gate.set()
     assert (await patient)[0].state is HostState.ONLINE
+
+
+async def test_cut_off_probe_output_is_a_host_problem_not_a_crash() -> None:
+    monitor, cluster = _monitor(["a"])
+    cluster.transports["a"].answer = OK.replace(b"@@end\n", b"")
+    (status,) = await monitor.probe()
+    assert status.state is HostState.UNREACHABLE
+    assert status.reason is not None and "probe output unreadable" in status.reason
