@@ -136,8 +136,14 @@ class DevicePermissions(StrEnum):
     ALL = "ALL"
 
 
-DEVICE_PERMISSION_FLAGS = {"READ_ONLY": "r", "WRITE_ONLY": "w", "MKNOD_ONLY": "m"}
-DEVICE_PERMISSION_FLAGS |= {"READ_WRITE": "rw", "ALL": "rwm"}
+# docker --device permission letters for each of Drove's names.
+DEVICE_PERMISSION_FLAGS = {
+    "READ_ONLY": "r",
+    "WRITE_ONLY": "w",
+    "MKNOD_ONLY": "m",
+    "READ_WRITE": "rw",
+    "ALL": "rwm",
+}
 
 
 class DirectDevice(DroveModel):
