@@ -24,6 +24,43 @@ EPILOG = """examples:
 """
 
 
+# One example per command, shown at the end of its --help. A command module may set its own
+# epilog; these fill in where it has none, so every --help ends with a runnable line.
+EXAMPLES: dict[str, str] = {
+    "spec": "drove-tui spec validate job.yaml",
+    "spec validate": "drove-tui spec validate job.yaml other.json --json",
+    "spec schema": "drove-tui spec schema > task-spec.schema.json",
+    "inventory": "drove-tui inventory show -i inventory.yaml 'web,!host3'",
+    "inventory show": "drove-tui inventory show -i inventory.yaml 'tag:gpu' --json",
+    "hosts": "drove-tui hosts probe -i inventory.yaml web",
+    "hosts list": "drove-tui hosts list -i inventory.yaml --json",
+    "hosts probe": "drove-tui hosts probe -i inventory.yaml 'web,!host3'",
+    "hosts trust": "drove-tui hosts trust -i inventory.yaml host3 --yes",
+    "tasks": "drove-tui tasks list --state RUNNING",
+    "tasks list": "drove-tui tasks list --state RUNNING --app ci --json",
+    "tasks show": "drove-tui tasks show ci migrate --json | jq .taskResult",
+    "tasks history": "drove-tui tasks history ci migrate",
+    "tasks delete": "drove-tui tasks delete ci migrate",
+    "tasks prune": "drove-tui tasks prune --older-than 7d",
+    "tasks logs": "drove-tui tasks logs ci migrate -f --tail 100",
+    "tasks kill": "drove-tui tasks kill ci migrate --wait",
+    "tasks wait": 'drove-tui tasks wait ci migrate; echo "exit code $?"',
+}
+
+
+def add_examples(parser: argparse.ArgumentParser, path: tuple[str, ...] = ()) -> None:
+    """Give every sub-command without an epilog its example from EXAMPLES."""
+    for action in parser._actions:
+        if not isinstance(action, argparse._SubParsersAction):
+            continue
+        for name, sub in action.choices.items():
+            key = " ".join((*path, name))
+            if not sub.epilog and key in EXAMPLES:
+                sub.epilog = f"example:\n  {EXAMPLES[key]}"
+                sub.formatter_class = argparse.RawDescriptionHelpFormatter
+            add_examples(sub, (*path, name))
+
+
 def common_options() -> argparse.ArgumentParser:
     """Options accepted before or after any subcommand (SUPPRESS keeps a sub-parser from
     overwriting a value given at the top level with its default)."""
@@ -71,6 +108,7 @@ def build_parser() -> argparse.ArgumentParser:
     for name in COMMAND_MODULES:
         module = importlib.import_module(f"drove_tui.commands.{name}")
         module.register(subparsers, common)
+    add_examples(parser)
     return parser
 
 
