@@ -3,6 +3,9 @@
 A rule sees one host's facts: `host` (name), `tags` and `labels` (maps of strings), `cores`
 and `memory_mb` (ints), `arch` and `docker_version` (strings). Example:
 `"zone" in tags && tags.zone == "a" && cores >= 8`.
+
+celpy is imported on first use: most specs have no rule, and `spec validate` should not pay
+for a CEL parser it does not need.
 """
 
 from __future__ import annotations
@@ -10,12 +13,6 @@ from __future__ import annotations
 import functools
 import re
 from typing import Any
-
-import celpy
-from celpy.adapter import json_to_cel
-from celpy.celparser import CELParseError
-from celpy.celtypes import BoolType
-from celpy.evaluation import CELEvalError
 
 FACT_NAMES = ("host", "tags", "labels", "cores", "memory_mb", "arch", "docker_version")
 
@@ -34,6 +31,8 @@ _UNDECLARED = re.compile(r"undeclared reference to '([^']+)'")
 
 @functools.cache
 def _environment() -> Any:
+    import celpy
+
     return celpy.Environment()
 
 
@@ -45,6 +44,10 @@ def _program(rule: str) -> Any:
 
 def rule_problem(rule: str) -> str | None:
     """Why `rule` cannot work on any host (syntax, unknown name, not true/false), or None."""
+    from celpy.celparser import CELParseError
+    from celpy.celtypes import BoolType
+    from celpy.evaluation import CELEvalError
+
     try:
         program = _program(rule)
     except CELParseError as err:
@@ -68,6 +71,10 @@ def rule_problem(rule: str) -> str | None:
 def evaluate_rule(rule: str, facts: dict[str, Any]) -> bool:
     """Whether the host with `facts` satisfies `rule`. A rule that fails on this host's data
     (say, a tag it lacks) is false for it: the host is simply not eligible."""
+    from celpy.celparser import CELParseError
+    from celpy.celtypes import BoolType
+    from celpy.evaluation import CELEvalError
+
     try:
         result = _program(rule).evaluate(_activation(facts))
     except (CELEvalError, CELParseError):
@@ -76,6 +83,8 @@ def evaluate_rule(rule: str, facts: dict[str, Any]) -> bool:
 
 
 def _activation(facts: dict[str, Any]) -> dict[str, Any]:
+    from celpy.adapter import json_to_cel
+
     values = {name: facts.get(name, _SAMPLE_FACTS[name]) for name in FACT_NAMES}
     if values["docker_version"] is None:
         values["docker_version"] = ""

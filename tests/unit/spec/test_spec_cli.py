@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -53,3 +55,21 @@ def test_validate_json_reports_each_file_and_exits_2_if_any_is_bad(
         f"{bad}:1: executable: is missing; it is required",
         f"{bad}:1: resources: is missing; it is required",
     ]
+
+
+def _modules_after_validate(path: Path) -> set[str]:
+    probe = (
+        "import sys\nfrom drove_tui.cli import main\n"
+        f"code = main(['spec', 'validate', {str(path)!r}])\n"
+        "print(sorted(sys.modules), code)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, timeout=120, check=True
+    )
+    return set(done.stdout.split("'")[1::2])
+
+
+def test_validating_a_spec_without_rules_does_not_load_the_cel_parser() -> None:
+    # Deterministic: asserts on sys.modules, not on time.
+    assert "celpy" not in _modules_after_validate(ROOT / "examples" / "hello.yaml")
+    assert "celpy" in _modules_after_validate(ROOT / "examples" / "rule-based.yaml")
