@@ -61,7 +61,8 @@ def read_text(path: str | Path, what: str) -> tuple[str, str]:
     except FileNotFoundError:
         raise InvalidInput(f"{name}: no such {what} file; check the path") from None
     except IsADirectoryError:
-        raise InvalidInput(f"{name}: is a directory, not a {what} file") from None
+        article = "an" if what[:1] in "aeiou" else "a"
+        raise InvalidInput(f"{name}: is a directory, not {article} {what} file") from None
     except PermissionError:
         raise InvalidInput(f"{name}: permission denied reading the {what} file") from None
     except OSError as err:

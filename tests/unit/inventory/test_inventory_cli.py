@@ -55,3 +55,10 @@ def test_show_without_inventory_is_the_local_host(capsys: pytest.CaptureFixture[
 def test_bad_pattern_exits_2(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["inventory", "show", "-i", str(NATIVE), "nosuch"]) == 2
     assert "'nosuch' matches no host" in capsys.readouterr().err
+
+
+def test_directory_given_as_inventory_is_named(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["inventory", "show", "-i", str(tmp_path)]) == 2
+    assert f"{tmp_path}: is a directory, not an inventory file" in capsys.readouterr().err
