@@ -197,14 +197,16 @@ class Engine:
             )
         key = record.key
         self._killed.add(key)
-        self._signal(key).fire()
+        self._signal(key).fire()  # the task's runner acts on it in whatever step it is
         self.room.fire()
-        if record.state in (S.RUNNING, S.UNKNOWN) and record.host is not None:
-            host = self.host_config(record)
-            name = executor.container_name(record.instance_id)
-            with contextlib.suppress(TransportError):
-                await self.cluster.transport(host).run(executor.kill(host, name), timeout=30)
         return self.get(app, task_id)
+
+    async def send_kill(self, record: TaskRecord) -> None:
+        """SIGKILL the task's container (Drove's kill); the exit then arrives as usual."""
+        host = self.host_config(record)
+        name = executor.container_name(record.instance_id)
+        with contextlib.suppress(TransportError):
+            await self.cluster.transport(host).run(executor.kill(host, name), timeout=30)
 
     def get(self, app: str, task_id: str) -> TaskRecord:
         """The task; TaskNotFound (Drove's message) when the store has no such task."""

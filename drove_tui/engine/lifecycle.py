@@ -231,6 +231,8 @@ async def _no_room(engine: Engine, record: TaskRecord, why: str) -> None:
 
 async def running(engine: Engine, record: TaskRecord) -> None:
     """Wait for the container to exit (told by the host's event stream or its probe)."""
+    if engine.is_killed(record):
+        await engine.send_kill(record)  # again after a restart of this step: harmless
     code = await engine.exit_of(record)
     if code is None:
         return  # woken for something else (state moved, kill): drive() re-reads
