@@ -18,6 +18,7 @@ import pytest
 
 from drove_tui.cluster.command import Command
 from drove_tui.cluster.pool import Cluster
+from drove_tui.cluster.probe import probe
 from drove_tui.cluster.ssh import SshTransport
 from drove_tui.cluster.transport import CommandTimeout
 from drove_tui.loaders.inventory_file import load_inventory
@@ -208,3 +209,16 @@ async def test_hosts_behind_a_proxy_jump_share_one_bastion_connection(
         assert None not in sources
         tunnels = {id(await source()) for source in sources if source is not None}
         assert len(tunnels) == 1
+
+
+async def test_a_multi_word_docker_prefix_reaches_the_host_split_into_words(
+    sandbox: Sandbox, tmp_path: Path
+) -> None:
+    # `env MARK=... docker` stands in for `sudo -n docker`: a prefix of several words.
+    host = _host(sandbox, docker="env DROVE_PREFIX_MARK=on docker")
+    async with Cluster([host], user_known_hosts=tmp_path / "none") as cluster:
+        transport = cluster.transport(host)
+        result = await transport.run(Command.docker(host, "version", "--format", "ok"), timeout=30)
+        assert (result.exit_status, result.text().strip()) == (0, "ok")
+        facts = await probe(transport, host, timeout=30)
+        assert facts.docker_version is not None
