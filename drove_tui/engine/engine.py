@@ -22,7 +22,7 @@ from typing import Any
 
 from drove_tui.cluster.pool import Cluster
 from drove_tui.cluster.transport import TransportError
-from drove_tui.engine import executor, lifecycle
+from drove_tui.engine import executor, lifecycle, recovery
 from drove_tui.engine.events import Event, HostChanged, LogLine, TaskChanged, TaskProgress
 from drove_tui.engine.logs import LogStore, merge_capture, parse_docker_line
 from drove_tui.engine.placement import HostView, Placement, Request, check_request_size
@@ -71,6 +71,7 @@ class Engine:
         self._exit_codes: dict[str, int] = {}
         self._expected: dict[str, tuple[str, str]] = {}
         self._missing: set[str] = set()
+        self._sighted: set[str] = set()
         self._subscribers: list[asyncio.Queue[Event]] = []
         self._background: list[asyncio.Task[None]] = []
 
@@ -520,6 +521,10 @@ class Engine:
                 if not container.running and container.exit_code is not None:
                     self.on_exit(container.name, container.exit_code)
             self._spot_missing(name, present, started)
+            self._background.append(
+                asyncio.create_task(recovery.report_zombies(self, name, status.facts.containers))
+            )
+            self._background = [t for t in self._background if not t.done()]
         else:
             self._host_lost(status)
         self.room.fire()
@@ -546,6 +551,22 @@ class Engine:
                 self.move(
                     record, S.UNKNOWN, f"host {status.name} is {status.state}: {status.reason}"
                 )
+
+    def is_driving(self, container: ManagedContainer) -> bool:
+        """True when this process drives the container's task (not a zombie)."""
+        return (container.app, container.task_id) in self._runners
+
+    def first_sighting(self, name: str) -> bool:
+        """True the first time a zombie container is seen (it is reported once)."""
+        if name in self._sighted:
+            return False
+        self._sighted.add(name)
+        return True
+
+    def report(self, app: str, task_id: str, message: str) -> None:
+        """Tell subscribers something worth knowing that is not a state change."""
+        log.warning("%s/%s: %s", app, task_id, message)
+        self._publish(TaskProgress(app, task_id, message))
 
     # --- events ----------------------------------------------------------------------------
 

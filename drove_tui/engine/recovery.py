@@ -115,3 +115,30 @@ async def adopt(engine: Engine, record: TaskRecord) -> None:
     else:
         text = done.stderr.decode("utf-8", "replace").strip() or status
         engine.move(record, S.UNKNOWN, f"cannot tell the state of {name}: {text}")
+
+
+async def report_zombies(engine: Engine, host: str, containers: list[ManagedContainer]) -> None:
+    """Containers of this store's tasks that were already given up on (LOST, or otherwise
+    finished) are reported once; removed only when the inventory says `reap_zombies`."""
+    for container in containers:
+        if container.owner != engine.store.store_id or engine.is_driving(container):
+            continue
+        record = engine.store.get_task(container.app, container.task_id)
+        same_run = record is not None and record.instance_id == container.instance_id
+        if same_run and record is not None and not record.terminal:
+            continue  # another process of this store drives it
+        if not engine.first_sighting(container.name):
+            continue
+        reap = engine.inventory.settings.reap_zombies
+        what = "removing it" if reap else "left alone (settings.reap_zombies is off)"
+        engine.report(
+            container.app,
+            container.task_id,
+            f"container {container.name} of a task already given up on turned up on {host}: {what}",
+        )
+        if reap:
+            config = engine.inventory.host(host)
+            if config is not None:
+                await engine.cluster.transport(config).run(
+                    executor.remove(config, container.name), timeout=60
+                )
