@@ -34,7 +34,7 @@ from drove_tui.models.host import HostState, HostStatus, ManagedContainer, offer
 from drove_tui.models.inventory import HostConfig, Inventory
 from drove_tui.models.operation import ClusterOpSpec
 from drove_tui.models.spec import TaskSpec
-from drove_tui.models.states import TaskResult, TaskState
+from drove_tui.models.states import TERMINAL, TaskResult, TaskState
 from drove_tui.models.task import TaskRecord, Transition, make_instance_id
 
 log = logging.getLogger(__name__)
@@ -124,8 +124,10 @@ class Engine:
     def _take_over(self) -> None:
         """Drive every live task nobody holds a lease on (a restart: they were ours)."""
         now = time.time()
-        for record in self.store.list_tasks():
-            if record.terminal or record.key in self._runners:
+        # One query per live state: finished tasks pile up and are never taken over.
+        live = [s for s in S if s not in TERMINAL]
+        for record in [r for state in live for r in self.store.list_tasks(state=state)]:
+            if record.key in self._runners:
                 continue
             if record.owner is not None and (record.lease_until or 0) > now:
                 continue
