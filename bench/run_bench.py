@@ -79,6 +79,24 @@ def series(name: str, once: Callable[[], float], repeat: int) -> dict[str, float
     return {"name": name, "median": statistics.median(runs), "min": min(runs), "max": max(runs)}
 
 
+def phases(argv: list[str], env: dict[str, str]) -> dict[str, float]:
+    """Where one `--run --json` spends its time: seconds from process start until each
+    state line arrives, and until the process has exited (closing included)."""
+    started = time.perf_counter()
+    proc = subprocess.Popen(
+        argv, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=env
+    )
+    seen: dict[str, float] = {}
+    assert proc.stdout is not None
+    for line in proc.stdout:
+        event = json.loads(line)
+        if event.get("event") == "state":
+            seen.setdefault(event["state"], time.perf_counter() - started)
+    proc.wait()
+    seen["exited"] = time.perf_counter() - started
+    return seen
+
+
 def trivial_spec(directory: Path, image: str) -> Path:
     """A fresh task id per run: Drove refuses a second CREATE of the same (app, task)."""
     path = directory / f"spec-{uuid.uuid4().hex[:8]}.json"
@@ -121,6 +139,7 @@ def main() -> int:
     args = parser.parse_args()
 
     root, image = sandbox_up(args.hosts)
+    load_before = os.getloadavg()
     hosts = [f"host{i}" for i in range(1, args.hosts + 1)]
     ssh = ["ssh", "-F", str(root / "ssh_config")]
     drove = [str(REPO / ".venv" / "bin" / "drove-tui")]
@@ -172,6 +191,13 @@ def main() -> int:
             ),
             args.repeat,
         )
+    split = [
+        phases([*drove, "--run", str(trivial_spec(work, image)), "--json", *common], env)
+        for _ in range(args.repeat)
+    ]
+    steps = ["PENDING", "PROVISIONING", "STARTING", "RUNNING", "RUN_COMPLETED", "STOPPED", "exited"]
+    timeline = {k: statistics.median(run.get(k, float("nan")) for run in split) for k in steps}
+    print("a. --run timeline:", {k: round(v, 3) for k, v in timeline.items()})
     imports = series(
         "drove-tui import cost (engine + loaders)",
         lambda: timed(
@@ -185,7 +211,7 @@ def main() -> int:
         args.repeat,
     )
     help_time = series("drove-tui --help", lambda: timed([*drove, "--help"]), args.repeat)
-    write_report(args, results, imports, help_time)
+    write_report(args, results, imports, help_time, timeline, load_before)
     shutil.rmtree(work, ignore_errors=True)
     return 0
 
@@ -195,6 +221,8 @@ def write_report(
     results: dict[str, dict[str, float | str]],
     imports: dict[str, float | str],
     help_time: dict[str, float | str],
+    timeline: dict[str, float],
+    load_before: tuple[float, float, float],
 ) -> None:
     """bench/results/run.md: the table, the ratios against the goals, the machine."""
 
@@ -236,6 +264,19 @@ def write_report(
             f"| (b) fan-out at least 3x faster than Ansible | {speedup:.2f}x faster | "
             f"{'yes' if speedup >= 3 else 'no'} |"
         )
+    load_after = os.getloadavg()
+    lines += [
+        "",
+        "Timeline of one `drove-tui --run --json` (median seconds from process start until the "
+        "state line arrived; `exited` = the process has exited, closing included):",
+        "",
+        "| " + " | ".join(timeline) + " |",
+        "|" + "---|" * len(timeline),
+        "| " + " | ".join(f"{v:.2f}" for v in timeline.values()) + " |",
+        "",
+        f"Load average (1 min) before: {load_before[0]:.1f}, after: {load_after[0]:.1f} "
+        f"on {os.cpu_count()} cores; figures taken on a busy machine are upper bounds.",
+    ]
     args.out.parent.mkdir(parents=True, exist_ok=True)
     previous = args.out.read_text() if args.out.exists() else ""
     notes = (

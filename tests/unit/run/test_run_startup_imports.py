@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 # What `--help` must never pay for: the TUI, SSH and its crypto, the engine and the cluster.
 HEAVY = (
@@ -48,3 +49,22 @@ def test_help_imports_neither_textual_nor_ssh_nor_the_engine() -> None:
     modules = modules_after(["--help"])
     assert "drove_tui.cli" in modules  # the probe really ran the CLI
     assert heavy_in(modules) == []
+
+
+def test_spec_validate_imports_neither_textual_nor_ssh_nor_the_engine(tmp_path: Path) -> None:
+    spec = tmp_path / "job.yaml"
+    spec.write_text(
+        "sourceAppName: ci\ntaskId: job1\n"
+        "executable: {type: DOCKER, url: busybox}\n"
+        "resources: [{type: CPU, count: 1}, {type: MEMORY, sizeInMB: 64}]\n"
+    )
+    modules = modules_after(["spec", "validate", str(spec)])
+    assert "drove_tui.models.spec" in modules  # the spec really was validated
+    assert heavy_in(modules) == []
+
+
+def test_the_probe_notices_a_heavy_import() -> None:
+    # Control: the filter must catch a heavy module and its sub-modules, or the assertions
+    # above would prove nothing.
+    assert "drove_tui.engine.engine" in heavy_in({"drove_tui.engine.engine", "json"})
+    assert heavy_in({"asyncssh.connection"}) == ["asyncssh.connection"]
