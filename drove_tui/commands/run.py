@@ -1,8 +1,11 @@
 """`drove-tui --run SPEC`: create one task (or one per host with --fan-out), follow it, exit
 with its code.
 
-The module is imported only when --run is given; the engine, the loaders and asyncio-heavy
-parts are imported inside functions so that the rest of the CLI never pays for them.
+cli.py imports this module only when --run is given. The engine (and with it asyncssh) and
+the loaders are imported inside functions, so `tasks wait` can borrow `exit_code_for` cheaply.
+The pieces: `exit_code_for` (the exit-code table), `load_options` (flags and spec, exit 2 on
+any problem), `TaskFollower` (one task: submit, progress, logs, detach, Ctrl-C) and
+`run_async` (the engine's lifetime, SIGINT, single run or fan-out via fanout.py).
 """
 
 from __future__ import annotations
