@@ -51,7 +51,7 @@ def shared_dir() -> Iterator[Path]:
     shutil.rmtree(path, ignore_errors=True)
 
 
-async def _until(check: Callable[[], bool], what: str, limit_s: float = 30.0) -> None:
+async def _until(check: Callable[[], bool], what: str, limit_s: float = 60.0) -> None:
     """Wait (generously) until check() is true; conditions, not races, decide these tests."""
     deadline = time.monotonic() + limit_s
     while not await asyncio.to_thread(check):
