@@ -140,6 +140,7 @@ class SshTransport:
 
     async def _open(self) -> asyncssh.SSHClientConnection:
         host = self.config
+        keys = client_keys(host)
         files = hostkeys.known_hosts_files(host, self._user_known_hosts)
         check = hostkeys.HostKeyCheck(host, files)
         tunnel: Any = () if self._bastion is None else await self._bastion()
@@ -155,8 +156,7 @@ class SshTransport:
             "keepalive_interval": host.keepalive_interval,
             "keepalive_count_max": host.keepalive_count_max,
         }
-        if host.identity_file:
-            options["client_keys"] = [_expand(host.identity_file)]
+        options.update(keys)
         client = _Client(check, self._lost)
         async with self._handshakes:
             try:
@@ -391,8 +391,34 @@ async def _pump(
     await queue.put(None)
 
 
-def _expand(path: str) -> str:
-    return os.path.expanduser(path)
+def client_keys(host: HostConfig) -> dict[str, Any]:
+    """asyncssh options for the host's identity_file (none given: agent and default keys).
+
+    A passphrase-protected key is left to ssh-agent when one runs (as OpenSSH does); we never
+    ask for a passphrase.
+    """
+    if not host.identity_file:
+        return {}
+    path = os.path.expanduser(host.identity_file)
+    where = f"{host.name} ({host.address}:{host.port})"
+    try:
+        key = asyncssh.read_private_key(path)
+    except OSError as err:
+        raise AuthFailed(
+            host.name,
+            f"{where}: identity_file {path} cannot be read ({err.strerror}); fix identity_file "
+            "in the inventory",
+        ) from None
+    except asyncssh.KeyImportError as err:
+        if "assphrase" in str(err) and os.environ.get("SSH_AUTH_SOCK"):
+            return {}  # encrypted: ssh-agent holds it (or says no, as auth failed)
+        hint = (
+            f"load it into ssh-agent (ssh-add {path})"
+            if "assphrase" in str(err)
+            else ("point identity_file at a private key")
+        )
+        raise AuthFailed(host.name, f"{where}: identity_file {path}: {err}; {hint}") from None
+    return {"client_keys": [key]}
 
 
 def _exit_status(proc: asyncssh.SSHClientProcess[bytes]) -> int:

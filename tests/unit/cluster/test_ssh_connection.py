@@ -4,6 +4,7 @@ waiting out refused channels, backoff after failed connects, jump-host parsing."
 from __future__ import annotations
 
 import asyncio
+import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -12,8 +13,8 @@ import pytest
 
 from drove_tui.cluster import ssh
 from drove_tui.cluster.pool import Cluster, _jump_host
-from drove_tui.cluster.ssh import SshTransport
-from drove_tui.cluster.transport import Unreachable
+from drove_tui.cluster.ssh import SshTransport, client_keys
+from drove_tui.cluster.transport import AuthFailed, Unreachable
 from drove_tui.models.inventory import HostConfig
 
 
@@ -131,3 +132,24 @@ def test_a_jump_host_spec_inherits_the_targets_credentials() -> None:
     assert (jump.identity_file, jump.known_hosts, jump.proxy_jump) == ("/k", ["/kh"], None)
     assert _jump_host("bastion", target).port == 22
     assert _jump_host("bastion", target).user == "drove"
+
+
+def test_an_unreadable_identity_file_is_an_auth_failure_naming_the_file(tmp_path: Path) -> None:
+    host = _host(identity_file=str(tmp_path / "missing_key"))
+    with pytest.raises(AuthFailed, match="missing_key cannot be read"):
+        client_keys(host)
+
+
+def test_a_passphrase_key_goes_to_ssh_agent_or_says_how(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    key = tmp_path / "id_locked"
+    subprocess.run(
+        ["ssh-keygen", "-q", "-t", "ed25519", "-N", "secret", "-f", str(key)], check=True
+    )
+    host = _host(identity_file=str(key))
+    monkeypatch.delenv("SSH_AUTH_SOCK", raising=False)
+    with pytest.raises(AuthFailed, match="ssh-add"):
+        client_keys(host)
+    monkeypatch.setenv("SSH_AUTH_SOCK", str(tmp_path / "agent.sock"))
+    assert client_keys(host) == {}  # asyncssh then asks the agent
