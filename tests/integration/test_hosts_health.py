@@ -146,3 +146,16 @@ async def test_a_cut_off_host_is_unreachable_within_the_keepalive_window_then_on
 
 def _drain(queue: asyncio.Queue[Any]) -> list[Any]:
     return [queue.get_nowait() for _ in range(queue.qsize())]
+
+
+async def test_a_refused_login_is_unreachable_auth_failed_naming_the_user(
+    sandbox: Sandbox, tmp_path: Path
+) -> None:
+    host = load_inventory(sandbox.inventory_path).host("host1")
+    assert host is not None
+    stranger = host.model_copy(update={"user": "nobody"})
+    async with Cluster([stranger], user_known_hosts=tmp_path / "none") as cluster:
+        (status,) = await HostMonitor(cluster, [stranger], interval=INTERVAL_S).probe()
+    assert status.state is HostState.UNREACHABLE
+    assert status.reason is not None
+    assert status.reason.startswith("auth failed") and "nobody" in status.reason
