@@ -72,6 +72,7 @@ class Engine:
         self._expected: dict[str, tuple[str, str]] = {}
         self._missing: set[str] = set()
         self._sighted: set[str] = set()
+        self._images: set[tuple[str, str]] = set()
         self._subscribers: list[asyncio.Queue[Event]] = []
         self._background: list[asyncio.Task[None]] = []
 
@@ -324,6 +325,15 @@ class Engine:
         if held is None or held[0] is not record.state:
             return record
         return record.model_copy(update={"reason": held[1]})
+
+    def image_known(self, host: str, image: str) -> bool:
+        """True when this process saw `image` on `host` and images are cached there."""
+        return self.inventory.settings.cache_images and (host, image) in self._images
+
+    def remember_image(self, host: str, image: str) -> None:
+        """`image` is on `host` (pulled or found)."""
+        if self.inventory.settings.cache_images:
+            self._images.add((host, image))
 
     def is_killed(self, record: TaskRecord) -> bool:
         """True when the operator asked to kill the task."""

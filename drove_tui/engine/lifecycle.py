@@ -128,6 +128,11 @@ async def provisioning(engine: Engine, record: TaskRecord) -> None:
     spec = engine.spec_of(record)
     image = spec.executable.url
     timeout = spec.executable.docker_pull_timeout.seconds
+    if engine.image_known(host.name, image):
+        # Saw it there already (images are cached): no round trip. Should someone have
+        # removed it since, `docker create` pulls it itself.
+        engine.move(record, S.STARTING, f"image {image} is on {host.name}")
+        return
     transport = engine.cluster.transport(host)
     pull = asyncio.ensure_future(transport.run(executor.pull(host, image), timeout=timeout))
     killed = await engine.race_kill(record, pull)
@@ -143,6 +148,7 @@ async def provisioning(engine: Engine, record: TaskRecord) -> None:
         error = f"Error while pulling image {image}: {err}"
     else:
         if done.ok:
+            engine.remember_image(host.name, image)
             engine.move(record, S.STARTING, f"image {image} is on {host.name}")
             return
         text = done.stderr.decode("utf-8", "replace").strip() or done.text().strip()
