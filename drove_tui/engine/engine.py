@@ -30,6 +30,7 @@ from drove_tui.engine.signals import Signal
 from drove_tui.engine.store import IllegalTransition, Store, open_store
 from drove_tui.engine.watch import watch_host
 from drove_tui.errors import DroveError, InvalidInput, TaskNotFound
+from drove_tui.loaders.patterns import select_hosts
 from drove_tui.models.host import HostState, HostStatus, ManagedContainer, offered_capacity
 from drove_tui.models.inventory import HostConfig, Inventory
 from drove_tui.models.operation import ClusterOpSpec
@@ -246,6 +247,10 @@ class Engine:
     ) -> AsyncIterator[LogLine]:
         """The task's output: kept locally once it finished, streamed from docker while live."""
         record = self.get(app, task_id)
+        while follow and record.state in (S.PENDING, S.PROVISIONING, S.STARTING, S.UNKNOWN):
+            token = self._signal(record.key).token()  # following waits for the start
+            await Signal.wait(token, lifecycle.IDLE_RECHECK_S)
+            record = self.get(app, task_id)
         if record.state not in (S.RUNNING, S.STARTING) or record.host is None:
             for line in self.logs_store.read(app, task_id, tail=tail):
                 yield line
@@ -267,9 +272,9 @@ class Engine:
         """The latest status of every inventory host."""
         return [self._status[h.name] for h in self.inventory.hosts]
 
-    async def probe(self, names: builtins.list[str] | None = None) -> builtins.list[HostStatus]:
-        """Probe the hosts now (all, or those named) and return their fresh statuses."""
-        chosen = names or [h.name for h in self.inventory.hosts]
+    async def probe(self, pattern: str | None = None) -> builtins.list[HostStatus]:
+        """Probe the hosts `pattern` selects (all by default) now; their fresh statuses."""
+        chosen = [h.name for h in select_hosts(self.inventory, pattern)]
         await asyncio.gather(*(self.fresh_probe(name) for name in chosen))
         return [self._status[name] for name in chosen]
 
