@@ -1,1 +1,4 @@
-"""Headless subcommands. Each module exposes register(subparsers, common) and never imports Textual."""
+"""Headless subcommands.
+
+Each module exposes register(subparsers, common) and never imports Textual.
+"""
