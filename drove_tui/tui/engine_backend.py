@@ -80,10 +80,9 @@ class EngineBackend:
         return await self.engine.kill(app, task_id)
 
     async def probe(self, pattern: str) -> None:
-        names = self.select_hosts(pattern)
-        if not names:
+        if pattern and not self.select_hosts(pattern):
             raise InvalidInput(f"'{pattern}' matches no host of the inventory.")
-        await self.engine.probe(names)
+        await self.engine.probe(pattern or None)
 
     def _host(self, name: str) -> HostConfig:
         host = self.inventory.host(name)
@@ -116,7 +115,7 @@ class EngineBackend:
         if recorded:
             raise hostkeys.changed_error(config, fp, files)
         hostkeys.record_key(hostkeys.trust_file(config), config.address, config.port, key)
-        await self.engine.probe([host])
+        await self.engine.probe(host)
 
 
 @asynccontextmanager

@@ -73,33 +73,60 @@ def matches(terms: tuple[Term, ...], row: Searchable) -> bool:
 
 
 class RowFilter:
-    """The set of keys matching the current query, maintained incrementally."""
+    """The set of keys matching the current query, maintained incrementally.
+
+    The results of recent queries are kept (and kept current as rows change), so deleting a
+    character goes back to a result already known instead of scanning every row again.
+    """
+
+    KEEP = 32
 
     def __init__(self) -> None:
         self.terms: tuple[Term, ...] = ()
         self.keys: set[str] = set()
+        self._recent: dict[tuple[Term, ...], set[str]] = {}
+
+    def reset(self) -> None:
+        """Forget every result (the rows were replaced)."""
+        self.terms = ()
+        self.keys = set()
+        self._recent.clear()
 
     def set_query(self, query: str, rows: Mapping[str, Searchable]) -> None:
         """Switch to a new query, scanning only the previous result when it narrows."""
         terms = parse(query)
         if terms == self.terms and self.keys:
             return
-        if refines(self.terms, terms):
-            candidates: Iterable[str] = self.keys if self.terms else rows.keys()
+        if not terms:
+            self.terms, self.keys = terms, set(rows)
+            return
+        known = self._recent.get(terms)
+        if known is not None:
+            self.terms, self.keys = terms, known
+            return
+        if self.terms and refines(self.terms, terms):
+            candidates: Iterable[str] = self.keys
         else:
             candidates = rows.keys()
         self.terms = terms
-        if not terms:
-            self.keys = set(rows)
-            return
         self.keys = {key for key in candidates if matches(terms, rows[key])}
+        self._recent[terms] = self.keys
+        while len(self._recent) > self.KEEP:
+            del self._recent[next(iter(self._recent))]
 
     def update(self, key: str, row: Searchable | None) -> bool:
         """Re-check one changed (or removed, when row is None) row; True if membership changed."""
-        was = key in self.keys
-        now = row is not None and matches(self.terms, row)
-        if now:
-            self.keys.add(key)
-        else:
-            self.keys.discard(key)
-        return was != now
+        for terms, keys in self._recent.items():
+            if keys is not self.keys:
+                _apply(keys, key, row, terms)
+        return _apply(self.keys, key, row, self.terms)
+
+
+def _apply(keys: set[str], key: str, row: Searchable | None, terms: tuple[Term, ...]) -> bool:
+    was = key in keys
+    now = row is not None and matches(terms, row)
+    if now:
+        keys.add(key)
+    else:
+        keys.discard(key)
+    return was != now

@@ -104,6 +104,14 @@ class TaskRow:
     record: TaskRecord
     fields: Mapping[str, str] = field(init=False)
     haystack: str = field(init=False)
+    _sort_keys: dict[str, tuple[Any, ...]] = field(init=False, default_factory=dict)
+
+    def sort_key(self, column: str) -> tuple[Any, ...]:
+        """The row's key for sorting by `column`, computed once per row version."""
+        found = self._sort_keys.get(column)
+        if found is None:
+            found = self._sort_keys[column] = TASK_SORT[column](self.record)
+        return found
 
     def __post_init__(self) -> None:
         r = self.record

@@ -80,8 +80,7 @@ class HostsScreen(Screen[None]):
     def rebuild(self) -> None:
         """Filter every host again; hosts keep inventory order."""
         self.stale = False
-        self.filter.terms = ()
-        self.filter.keys = set()
+        self.filter.reset()
         self.filter.set_query(self.query_one("#filter", Input).value, self.drove.host_rows)
         self.table.set_order([n for n in self.drove.host_rows if n in self.filter.keys])
         self.drove.refresh_status()
@@ -133,7 +132,7 @@ class HostsScreen(Screen[None]):
             self.drove.run_backend(lambda: self.drove.backend.probe(name), done=f"Probed {name}.")
 
     def action_probe_all(self) -> None:
-        self.drove.run_backend(lambda: self.drove.backend.probe("all"), done="Probed all hosts.")
+        self.drove.run_backend(lambda: self.drove.backend.probe(""), done="Probed all hosts.")
 
     def action_trust(self) -> None:
         name = self.table.cursor_key

@@ -11,7 +11,7 @@ from textual.widgets import Footer, Input
 
 from drove_tui.tui.keymap import TASKS_KEYS, bindings
 from drove_tui.tui.query import RowFilter
-from drove_tui.tui.rows import TASK_SORT, Cell
+from drove_tui.tui.rows import Cell
 from drove_tui.tui.widgets import Column, RowTable, StatusLine
 
 if TYPE_CHECKING:
@@ -30,6 +30,8 @@ COLUMNS = (
     Column("exit", "EXIT", 4, right=True),
 )
 SORTABLE = ("created", "app", "task", "state", "host", "started")
+# Sort columns whose value changes as a task runs; any change may move a row.
+VOLATILE = frozenset({"state", "host", "started"})
 
 
 class TasksScreen(Screen[None]):
@@ -43,6 +45,9 @@ class TasksScreen(Screen[None]):
         self.sort_by = "created"
         self.descending = True
         self.stale = False
+        self.query_text = ""  # the filter text the table shows now
+        # Every key in sort order; filtering picks from it in O(n) instead of sorting again.
+        self._sorted: list[str] | None = None
 
     @property
     def drove(self) -> DroveApp:
@@ -82,19 +87,23 @@ class TasksScreen(Screen[None]):
     def rebuild(self) -> None:
         """Filter and sort every row from scratch."""
         self.stale = False
-        self.filter.terms = ()
-        self.filter.keys = set()
+        self._sorted = None
+        self.filter.reset()
         self.filter.set_query(self.query_one("#filter", Input).value, self.drove.tasks)
         self._reorder()
         self.drove.refresh_status()
 
     def _reorder(self) -> None:
-        tasks = self.drove.tasks
-        sort_key = TASK_SORT[self.sort_by]
-        order = sorted(self.filter.keys, key=lambda k: sort_key(tasks[k].record))
-        if self.descending:
-            order.reverse()
-        self.table.set_order(order)
+        if self._sorted is None:
+            tasks, column = self.drove.tasks, self.sort_by
+            self._sorted = sorted(tasks, key=lambda k: tasks[k].sort_key(column))
+            if self.descending:
+                self._sorted.reverse()
+        keys = self.filter.keys
+        if self.filter.terms:
+            self.table.set_order([k for k in self._sorted if k in keys])
+        else:
+            self.table.set_order(list(self._sorted))
 
     def data_changed(self, task_keys: set[str], host_names: set[str]) -> None:
         """Repaint changed rows in place; re-sort only when membership or order may move."""
@@ -110,7 +119,12 @@ class TasksScreen(Screen[None]):
                 moved = True
             else:
                 self.table.refresh_row(key)
-        if moved or self.sort_by in ("state", "host", "started"):
+        if self._sorted is not None and (
+            self.sort_by in VOLATILE or len(self._sorted) != len(tasks)
+        ):
+            self._sorted = None  # rows may have moved, or new rows arrived
+            moved = True
+        if moved:
             self._reorder()
 
     # ---- actions ----------------------------------------------------------------------
@@ -130,6 +144,7 @@ class TasksScreen(Screen[None]):
         if event.input.id == "filter":
             self.filter.set_query(event.value, self.drove.tasks)
             self._reorder()
+            self.query_text = event.value
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         if event.input.id == "filter":
@@ -140,11 +155,13 @@ class TasksScreen(Screen[None]):
     def action_sort_next(self) -> None:
         self.sort_by = SORTABLE[(SORTABLE.index(self.sort_by) + 1) % len(SORTABLE)]
         self.descending = self.sort_by == "created"
+        self._sorted = None
         self._reorder()
         self.notify(f"Sorted by {self.sort_by}", timeout=1.5)
 
     def action_sort_reverse(self) -> None:
         self.descending = not self.descending
+        self._sorted = None
         self._reorder()
 
     def action_describe(self) -> None:

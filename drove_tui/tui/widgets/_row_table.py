@@ -17,7 +17,7 @@ from rich.segment import Segment
 from rich.style import Style
 from textual import events
 from textual.binding import Binding, BindingType
-from textual.geometry import Size
+from textual.geometry import Region, Size
 from textual.message import Message
 from textual.reactive import reactive
 from textual.scroll_view import ScrollView
@@ -108,6 +108,7 @@ class RowTable(ScrollView, can_focus=True):
         self.shown_columns = list(range(len(self.columns)))
         self.widths = [c.width for c in self.columns]
         self._width = sum(c.width + 1 for c in self.columns)
+        self._styles = (Style(), Style(), Style())
 
     # ---- data -------------------------------------------------------------------------
     def refresh_row(self, key: str) -> None:
@@ -207,22 +208,28 @@ class RowTable(ScrollView, can_focus=True):
         self.virtual_size = Size(self._width, len(self.order) + 1)
         self.refresh()
 
+    def render_lines(self, crop: Region) -> list[Strip]:
+        # Looking styles up once per paint instead of once per line: the CSS lookups were
+        # the largest single cost of a repaint.
+        self._styles = (
+            self.rich_style,
+            self.get_component_rich_style("rowtable--cursor"),
+            self.get_component_rich_style("rowtable--header"),
+        )
+        return super().render_lines(crop)
+
     def render_line(self, y: int) -> Strip:
         width = self.scrollable_content_region.width
         scroll_x = int(self.scroll_x)
+        plain, cursor, header = self._styles
         if y == 0:
-            style = self.get_component_rich_style("rowtable--header")
             labels: list[Cell] = [(c.label, "") for c in self.columns]
-            return self._strip(labels, style).crop_extend(scroll_x, scroll_x + width, style)
+            return self._strip(labels, header).crop_extend(scroll_x, scroll_x + width, header)
         index = int(self.scroll_y) + y - 1
         if index >= len(self.order):
-            return Strip.blank(width, self.rich_style)
+            return Strip.blank(width, plain)
+        base = cursor if index == self.cursor else plain
         cells = self.cells(self.order[index])
-        base = (
-            self.get_component_rich_style("rowtable--cursor")
-            if index == self.cursor
-            else self.rich_style
-        )
         return self._strip(cells, base).crop_extend(scroll_x, scroll_x + width, base)
 
     def _strip(self, cells: Sequence[Cell], base: Style) -> Strip:

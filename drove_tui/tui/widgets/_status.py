@@ -39,8 +39,11 @@ class StatusLine(Static):
     """Two lines at the top of every main view (three while recovery is in progress)."""
 
     DEFAULT_CSS = """
-    StatusLine { height: auto; background: $panel; text-wrap: nowrap; text-overflow: ellipsis; }
+    StatusLine { height: 2; background: $panel; text-wrap: nowrap; text-overflow: ellipsis; }
+    StatusLine.-recovering { height: 3; }
     """
+
+    _shown = ""
 
     def on_mount(self) -> None:
         # The app owns the figures; a view pushed later must not wait for the next change.
@@ -76,4 +79,8 @@ class StatusLine(Static):
                 " RECOVERING: tasks stay UNKNOWN until their hosts are polled again ",
                 style="bold black on yellow",
             )
-        self.update(text)
+        # Repaint only when the words change; a fixed height means no new layout either.
+        if text.plain != self._shown:
+            self._shown = text.plain
+            self.set_class(recovering, "-recovering")
+            self.update(text)
