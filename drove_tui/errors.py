@@ -34,7 +34,7 @@ class DroveError(Exception):
             self.exit_code = exit_code
 
 
-class InvalidInput(DroveError):  # noqa: N818 (the name says what the user gave)  # noqa: N818 (the contract's name, used everywhere)
+class InvalidInput(DroveError):  # noqa: N818 (the contract's name, used everywhere)
     """A spec, inventory or flag is wrong. May carry several messages at once."""
 
     exit_code = ExitCode.INVALID_INPUT
@@ -58,5 +58,5 @@ class StoreError(DroveError):
     exit_code = ExitCode.STORE_ERROR
 
 
-class TaskNotFound(DroveError):  # noqa: N818 (Drove's own wording)  # noqa: N818 (the contract's name)
+class TaskNotFound(DroveError):  # noqa: N818 (the contract's name)
     exit_code = ExitCode.NOT_FOUND
