@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from drove_tui.engine.engine import Engine
+from drove_tui.engine.events import TaskProgress
 from drove_tui.models.states import TaskResult, TaskState, TaskStatus
 from tests.conftest import Sandbox
 from tests.integration.test_engine_lifecycle import (
@@ -31,6 +32,7 @@ async def test_host_lost_past_the_grace_turns_its_task_unknown_then_lost(
     sandbox: Sandbox, tmp_path: Path
 ) -> None:
     async with Engine.open(inventory(sandbox, grace_period_s=4), tmp_path / "s.db") as engine:
+        events = engine.subscribe()
         await engine.submit(spec(sandbox, "gone", ["sleep", "120"]), pin_host="host3")
         await wait_state(engine, "it", "gone", S.RUNNING)
         try:
@@ -41,6 +43,13 @@ async def test_host_lost_past_the_grace_turns_its_task_unknown_then_lost(
         finally:
             sandbox.start("host3", "docker")
             sandbox.start("host3", "sshd")
+        # Its container is back with the host: reported, and left alone (reap_zombies off).
+        async with asyncio.timeout(60):
+            async for event in events:
+                if isinstance(event, TaskProgress) and "turned up" in event.message:
+                    break
+        left = sandbox.run_ssh("host3", "docker", "ps", "-aq", "--filter", "label=drove.task=gone")
+        assert left.stdout.strip() != ""
     assert done.state is S.LOST
     assert done.result == TaskResult.lost()
     assert "host3" in done.reason
@@ -76,7 +85,7 @@ async def test_two_stores_placing_on_one_host_never_run_two_tasks_at_once(
         Engine.open(inv, tmp_path / "a.db") as first,
         Engine.open(inv, tmp_path / "b.db") as second,
     ):
-        await asyncio.gather(first.probe(["host2"]), second.probe(["host2"]))
+        await asyncio.gather(first.probe("host2"), second.probe("host2"))
         both = [with_cores(spec(sandbox, name, ["sh", "-c", "sleep 2"]), 2) for name in ("a", "b")]
         await asyncio.gather(
             first.submit(both[0], pin_host="host2"), second.submit(both[1], pin_host="host2")
