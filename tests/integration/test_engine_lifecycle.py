@@ -6,6 +6,7 @@ import asyncio
 import base64
 import contextlib
 import json
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -40,15 +41,16 @@ def spec(sandbox: Sandbox, task: str, args: list[str], **extra: Any) -> TaskSpec
     return TaskSpec.model_validate(body)
 
 
+def on_every_host(sandbox: Sandbox, *argv: str) -> list[str]:
+    """Run argv on every sandbox host at once (plain ssh); each host's stdout."""
+    with ThreadPoolExecutor(len(sandbox.hosts)) as pool:
+        return list(pool.map(lambda host: sandbox.run_ssh(host, *argv).stdout, sandbox.hosts))
+
+
 def remove_leftovers(sandbox: Sandbox, app: str) -> None:
     """Containers a failed earlier run left behind would hold cores (as they should)."""
-    for host in sandbox.hosts:
-        sandbox.run_ssh(
-            host,
-            "sh",
-            "-c",
-            f"docker ps -aq --filter label=drove.app={app} | xargs -r docker rm -f",
-        )
+    script = f"docker ps -aq --filter label=drove.app={app} | xargs -r docker rm -f"
+    on_every_host(sandbox, "sh", "-c", script)
 
 
 @pytest.fixture(autouse=True)
@@ -224,17 +226,18 @@ async def test_more_tasks_than_cores_wait_pending_and_all_finish_without_overcom
         for s in specs:
             await engine.submit(s)
         while not all(engine.get("it", s.task_id).terminal for s in specs):
-            for host in sandbox.hosts:
-                out = sandbox.run_ssh(
-                    host,
-                    "docker",
-                    "ps",
-                    "--filter",
-                    "label=drove.managed=1",
-                    "--format",
-                    '{{.Label "drove.cores"}}',
-                ).stdout.split()
-                cores = [c for line in out for c in line.split(",")]
+            listing = await asyncio.to_thread(
+                on_every_host,
+                sandbox,
+                "docker",
+                "ps",
+                "--filter",
+                "label=drove.managed=1",
+                "--format",
+                '{{.Label "drove.cores"}}',
+            )
+            for out in listing:
+                cores = [c for line in out.split() for c in line.split(",")]
                 census.append(max((cores.count(c) for c in set(cores)), default=0))
             await asyncio.sleep(0.2)
         results = [engine.get("it", s.task_id) for s in specs]
