@@ -104,11 +104,13 @@ class Engine:
         self._background.append(asyncio.create_task(self._tick()))
 
     async def _close(self) -> None:
+        driven = list(self._runners)  # the runners' done callbacks empty the dict
         tasks = [*self._background, *self._runners.values()]
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
-        for app, task_id in list(self._runners):
+        # A clean close hands the tasks back at once (the next start need not wait a lease).
+        for app, task_id in driven:
             self.store.release(app, task_id, self.owner)
         await self.cluster.close()
         self.store.close()
