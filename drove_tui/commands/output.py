@@ -42,6 +42,28 @@ class SummaryRow:
     note: str = ""
 
 
+def emit(stream: TextIO, text: str) -> None:
+    """Write and flush. A reader that went away (`drove-tui --run job | head`) is not an
+    error: the task is followed to its end all the same and the exit code tells its result."""
+    try:
+        stream.write(text)
+        stream.flush()
+    except BrokenPipeError:
+        _silence(stream)
+
+
+def _silence(stream: TextIO) -> None:
+    # Point the descriptor at /dev/null, so later writes and the interpreter's final flush
+    # do not fail again (a StringIO has no descriptor and never breaks).
+    try:
+        fd = stream.fileno()
+    except (OSError, ValueError):
+        return
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, fd)
+    os.close(devnull)
+
+
 def host_colour(host: str) -> int:
     """A 256-colour code for HOST that is the same in every run (sha256, not hash())."""
     digest = hashlib.sha256(host.encode()).digest()
@@ -145,16 +167,14 @@ class HumanOutput:
 
     def _clear_spinner(self) -> None:
         if self._spinner_text is not None:
-            self.stderr.write(_CLEAR_LINE)
-            self.stderr.flush()
+            emit(self.stderr, _CLEAR_LINE)
 
     def _draw_spinner(self) -> None:
         if self._spinner_text is None:
             return
         frame = _SPINNER[self._frame % len(_SPINNER)]
         elapsed = format_duration(time.monotonic() - self._started)
-        self.stderr.write(f"{_CLEAR_LINE}{frame} {self._spinner_text} ({elapsed})")
-        self.stderr.flush()
+        emit(self.stderr, f"{_CLEAR_LINE}{frame} {self._spinner_text} ({elapsed})")
 
     def tick(self) -> None:
         """Advance the spinner by one frame (called on a timer while waiting)."""
@@ -168,23 +188,20 @@ class HumanOutput:
             self._draw_spinner()
             return
         self._clear_spinner()
-        self.stderr.write(f"{self._prefix(host, self.stderr)}{message}\n")
-        self.stderr.flush()
+        emit(self.stderr, f"{self._prefix(host, self.stderr)}{message}\n")
 
     def log_line(self, stream: str, text: str, *, host: str | None = None) -> None:
         """Write a container line to the same stream it came from, keeping the spinner last."""
         target = self.stderr if stream == "stderr" else self.stdout
         self._clear_spinner()
-        target.write(f"{self._prefix(host, target)}{text.rstrip(chr(10))}\n")
-        target.flush()
+        emit(target, f"{self._prefix(host, target)}{text.rstrip(chr(10))}\n")
         self._draw_spinner()
 
     def notice(self, message: str, **fields: Any) -> None:
         """Always a plain stderr line, after clearing the spinner."""
         self._clear_spinner()
         self._spinner_text = None
-        self.stderr.write(message + "\n")
-        self.stderr.flush()
+        emit(self.stderr, message + "\n")
 
     def task_done(self, info: dict[str, Any]) -> None:
         """Human mode says nothing more: the exit code speaks, and the progress said the rest."""
@@ -192,8 +209,7 @@ class HumanOutput:
 
     def task_ident(self, app: str, task_id: str) -> None:
         """`APP TASK` on stdout, so a script can `read app task` and call `tasks wait`."""
-        self.stdout.write(f"{app} {task_id}\n")
-        self.stdout.flush()
+        emit(self.stdout, f"{app} {task_id}\n")
 
     def stop_spinner(self) -> None:
         """Remove the spinner line for good (the task is running or over)."""
@@ -205,14 +221,11 @@ class HumanOutput:
         self.stop_spinner()
         lines = summary_lines(rows)
         failed = [r.host for r in rows if r.exit_code != 0]
-        self.stderr.write("\n" + "\n".join(lines) + "\n")
         if failed:
-            self.stderr.write(
-                f"{len(failed)} of {len(rows)} hosts did not succeed: {', '.join(failed)}\n"
-            )
+            verdict = f"{len(failed)} of {len(rows)} hosts did not succeed: {', '.join(failed)}"
         else:
-            self.stderr.write(f"all {len(rows)} hosts succeeded\n")
-        self.stderr.flush()
+            verdict = f"all {len(rows)} hosts succeeded"
+        emit(self.stderr, "\n" + "\n".join(lines) + "\n" + verdict + "\n")
 
     def close(self) -> None:
         """Leave the terminal as it was."""
@@ -227,8 +240,7 @@ class JsonOutput:
 
     def _emit(self, obj: dict[str, Any]) -> None:
         # ensure_ascii=False keeps container text readable; separators keep lines short.
-        self.stdout.write(json.dumps(obj, ensure_ascii=False, separators=(",", ":")) + "\n")
-        self.stdout.flush()
+        emit(self.stdout, json.dumps(obj, ensure_ascii=False, separators=(",", ":")) + "\n")
 
     def progress(self, message: str, *, host: str | None = None, **fields: Any) -> None:
         """`{"event": "progress", ...}` with whatever structured fields the caller has."""

@@ -139,3 +139,17 @@ def test_every_json_line_parses_and_task_info_is_unwrapped() -> None:
     assert lines[3]["taskResult"]["status"] == "FAILED"
     assert [h["host"] for h in lines[4]["hosts"]] == ["host1", "host22", "host3"]
     assert lines[4]["hosts"][2]["exitCode"] is None
+
+
+def test_a_reader_that_went_away_is_not_an_error() -> None:
+    # A real pipe whose read end is closed, as with `drove-tui --run job | head -1`.
+    import os
+
+    read_fd, write_fd = os.pipe()
+    os.close(read_fd)
+    with os.fdopen(write_fd, "w") as broken:
+        o = HumanOutput(broken, io.StringIO(), interactive=False, colour=False)
+        o.log_line("stdout", "first")  # EPIPE here: swallowed, the descriptor goes to devnull
+        o.log_line("stdout", "second")
+        o.task_ident("a", "t")
+        assert os.readlink(f"/proc/self/fd/{broken.fileno()}") == os.devnull
