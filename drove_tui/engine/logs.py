@@ -70,10 +70,6 @@ class LogStore:
             with os.fdopen(fd, "ab") as out:
                 out.write(data[-self.max_bytes :])
 
-    def has(self, app: str, task_id: str) -> bool:
-        """True when some output of the task is kept."""
-        return self.path(app, task_id).exists()
-
     def read(self, app: str, task_id: str, *, tail: int | None = None) -> list[LogLine]:
         """The kept lines, oldest first (the rotated copy first), the last `tail` if given."""
         path = self.path(app, task_id)
