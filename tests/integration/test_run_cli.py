@@ -178,10 +178,9 @@ def test_interrupt_detaches_leaving_the_task_running(sandbox: Sandbox, tmp_path:
 
 
 # Not strict: the outcome races inside the engine. `tasks kill` sends docker kill at once,
-# but its engine drives the task only after the detached process's lease lapses (Engine
-# close does not release leases: the cancelled runners leave `_runners` before the release
-# loop); the takeover's recovery.settle() then reads the killed container's 137 as FAILED
-# without asking is_killed(). Remove the marker when the engine fixes both.
+# while its engine may be taking the task over (UNKNOWN); recovery.settle() then reads the
+# killed container's 137 as FAILED without asking is_killed(). Remove the marker when the
+# engine's settle() honours a kill.
 @pytest.mark.xfail(
     strict=False,
     reason="engine race: kill of a taken-over task may be recorded FAILED/137, not CANCELLED",
