@@ -105,6 +105,7 @@ class TaskRow:
     fields: Mapping[str, str] = field(init=False)
     haystack: str = field(init=False)
     _sort_keys: dict[str, tuple[Any, ...]] = field(init=False, default_factory=dict)
+    _cells: tuple[int, Sequence[Cell]] = field(init=False, default=(-1, ()))
 
     def sort_key(self, column: str) -> tuple[Any, ...]:
         """The row's key for sorting by `column`, computed once per row version."""
@@ -124,6 +125,13 @@ class TaskRow:
         self.haystack = " ".join(self.fields.values())
 
     def cells(self, now: float) -> Sequence[Cell]:
+        """The row's cells; durations are to the second, so a second's worth is reused."""
+        second = int(now)
+        if self._cells[0] != second:
+            self._cells = (second, self._format(now))
+        return self._cells[1]
+
+    def _format(self, now: float) -> Sequence[Cell]:
         r = self.record
         end = r.finished_at or now
         exit_code = "" if r.result is None else str(r.result.exit_code)

@@ -17,6 +17,7 @@ from rich.segment import Segment
 from rich.style import Style
 from textual import events
 from textual.binding import Binding, BindingType
+from textual.cache import LRUCache
 from textual.geometry import Region, Size
 from textual.message import Message
 from textual.reactive import reactive
@@ -109,6 +110,7 @@ class RowTable(ScrollView, can_focus=True):
         self.widths = [c.width for c in self.columns]
         self._width = sum(c.width + 1 for c in self.columns)
         self._styles = (Style(), Style(), Style())
+        self._strips: LRUCache[tuple[tuple[Cell, ...], bool], Strip] = LRUCache(1024)
 
     # ---- data -------------------------------------------------------------------------
     def refresh_row(self, key: str) -> None:
@@ -205,17 +207,21 @@ class RowTable(ScrollView, can_focus=True):
                 self.widths[i] += width - total - 1
                 total = width - 1
         self._width = total
+        self._strips.clear()
         self.virtual_size = Size(self._width, len(self.order) + 1)
         self.refresh()
 
     def render_lines(self, crop: Region) -> list[Strip]:
         # Looking styles up once per paint instead of once per line: the CSS lookups were
         # the largest single cost of a repaint.
-        self._styles = (
+        styles = (
             self.rich_style,
             self.get_component_rich_style("rowtable--cursor"),
             self.get_component_rich_style("rowtable--header"),
         )
+        if styles != self._styles:
+            self._styles = styles
+            self._strips.clear()
         return super().render_lines(crop)
 
     def render_line(self, y: int) -> Strip:
@@ -228,9 +234,15 @@ class RowTable(ScrollView, can_focus=True):
         index = int(self.scroll_y) + y - 1
         if index >= len(self.order):
             return Strip.blank(width, plain)
-        base = cursor if index == self.cursor else plain
-        cells = self.cells(self.order[index])
-        return self._strip(cells, base).crop_extend(scroll_x, scroll_x + width, base)
+        on_cursor = index == self.cursor
+        base = cursor if on_cursor else plain
+        cells = tuple(self.cells(self.order[index]))
+        # Scrolling by one line repaints every line; most were painted a moment ago.
+        strip = self._strips.get((cells, on_cursor))
+        if strip is None:
+            strip = self._strip(cells, base)
+            self._strips[(cells, on_cursor)] = strip
+        return strip.crop_extend(scroll_x, scroll_x + width, base)
 
     def _strip(self, cells: Sequence[Cell], base: Style) -> Strip:
         segments: list[Segment] = []

@@ -82,5 +82,7 @@ class StatusLine(Static):
         # Repaint only when the words change; a fixed height means no new layout either.
         if text.plain != self._shown:
             self._shown = text.plain
+            # Only a change of height needs a new layout (which repaints the whole screen).
+            resized = self.has_class("-recovering") != recovering
             self.set_class(recovering, "-recovering")
-            self.update(text)
+            self.update(text, layout=resized)
