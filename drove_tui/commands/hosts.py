@@ -7,7 +7,6 @@ than reading a monitor's memory.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import sys
 import time
@@ -76,6 +75,8 @@ async def _probe_all(inventory: Inventory, hosts: list[HostConfig]) -> list[Host
 def list_hosts(args: argparse.Namespace) -> int:
     """Probe the selected hosts and print their state and free capacity."""
     inventory, hosts = _selected(args)
+    import asyncio  # here, not at the top: `drove-tui --help` must not pay for it
+
     statuses = asyncio.run(_probe_all(inventory, hosts))
     configs = {h.name: h for h in hosts}
     now = time.time()
@@ -146,6 +147,8 @@ def _json_row(status: HostStatus, host: HostConfig, now: float) -> dict[str, Any
 def probe_hosts(args: argparse.Namespace) -> int:
     """Probe the selected hosts now; one line per host."""
     inventory, hosts = _selected(args)
+    import asyncio  # here, not at the top: `drove-tui --help` must not pay for it
+
     statuses = asyncio.run(_probe_all(inventory, hosts))
     for status in statuses:
         facts = status.facts
@@ -188,6 +191,8 @@ async def _fetch_key(inventory: Inventory, host: HostConfig) -> Any:
 
 
 def _trust_one(inventory: Inventory, host: HostConfig, *, assume_yes: bool) -> None:
+    import asyncio  # here, not at the top: `drove-tui --help` must not pay for it
+
     from drove_tui.cluster import hostkeys
 
     key = asyncio.run(_fetch_key(inventory, host))

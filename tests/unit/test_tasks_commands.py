@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from drove_tui.cli import main
-from drove_tui.commands import tasks as tasks_command
+from drove_tui.commands import task_actions as tasks_command
 from drove_tui.engine.events import LogLine
 from drove_tui.engine.logs import LogStore
 from drove_tui.engine.store import SqliteStore
@@ -414,3 +414,10 @@ def test_logs_of_a_finished_task_come_from_the_local_copy_without_the_engine(
 
 def test_logs_of_unknown_task_exits_9(state: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert _run(capsys, "tasks", "logs", "app", "nope", "--state", str(state))[0] == 9
+
+
+def test_the_parsers_list_of_state_names_is_every_task_state() -> None:
+    from drove_tui.commands.tasks import STATE_NAMES
+    from drove_tui.models.states import TaskState
+
+    assert STATE_NAMES.split(", ") == [s.value for s in TaskState]
