@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import hashlib
 import os
+import shutil
 import sqlite3
 import stat
+import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
@@ -154,12 +156,40 @@ def test_store_from_a_newer_drove_tui_is_refused_untouched(state_path: Path) -> 
 
 
 def test_unreadable_file_is_refused(tmp_path: Path) -> None:
-    path = tmp_path / "state.db"
-    path.write_bytes(b"SQLite format 3\x00" + b"\x00" * 100)
-    path.chmod(0)
-    if os.geteuid() == 0:
-        pytest.skip("root reads files whatever their mode (the directory case covers root)")
-    _refused(path, "permission denied")
+    # Root reads a file whatever its mode, so as root the refusal is checked from a process
+    # that has dropped to `nobody`.
+    home = Path(tempfile.mkdtemp(prefix="drove-unreadable-"))
+    try:
+        home.chmod(0o755)
+        path = home / "state.db"
+        path.write_bytes(b"SQLite format 3\x00" + b"\x00" * 100)
+        path.chmod(0)
+        before = _digest(path)
+        if os.geteuid() != 0:
+            _refused(path, "permission denied")
+            return
+        # The child drops to nobody and tries to open the store; the code modules are already
+        # in memory, so only the state file itself is read with the lower rights.
+        pid = os.fork()
+        if pid == 0:  # pragma: no cover - child
+            code = 3
+            try:
+                os.setgroups([])
+                os.setgid(65534)
+                os.setuid(65534)
+                SqliteStore.open(path)
+            except StoreError as err:
+                refused = "permission denied" in str(err) and str(path) in str(err)
+                code = 0 if refused and err.exit_code == ExitCode.STORE_ERROR else 1
+            except BaseException:
+                code = 2
+            finally:
+                os._exit(code)
+        _, status = os.waitpid(pid, 0)
+        assert os.waitstatus_to_exitcode(status) == 0, "nobody could open an unreadable store"
+        assert _digest(path) == before
+    finally:
+        shutil.rmtree(home, ignore_errors=True)
 
 
 def test_older_store_is_migrated_and_keeps_its_tasks(
