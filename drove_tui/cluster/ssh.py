@@ -49,11 +49,16 @@ if TYPE_CHECKING:
 _WRAPPER = 'echo "@drove-pgid $$" >&2; eval "$1"'
 _MARKER = re.compile(rb"^@drove-pgid (\d+)\n?$")
 # TERM the group, give it 2 s, then KILL it. dash wants `kill -s SIG -- -PGID`, busybox
-# refuses the `--`, so k() tries both.
+# refuses the `--`, so k() tries both. live() asks /proc whether any member of the group is
+# still running: a dead child waiting for a slow init to reap it (a zombie) counts as gone,
+# else every abandoned command would hold its caller (and `close()`) for the full 2 s.
 _KILL_SCRIPT = (
     'k() { kill -s "$1" -- "-$2" 2>/dev/null || kill -s "$1" "-$2" 2>/dev/null; }; '
-    'k TERM "$1" || exit 0; i=0; while [ $i -lt 20 ]; do '
-    'k 0 "$1" || exit 0; sleep 0.1; i=$((i+1)); done; k KILL "$1"; exit 0'
+    "live() { for f in /proc/[0-9]*/stat; do "
+    'read -r _ _ s _ g _ < "$f" 2>/dev/null || continue; '
+    '[ "$g" = "$1" ] && [ "$s" != Z ] && return 0; done; return 1; }; '
+    'k TERM "$1" || exit 0; i=0; while [ $i -lt 40 ]; do '
+    'live "$1" || exit 0; sleep 0.05; i=$((i+1)); done; k KILL "$1"; exit 0'
 )
 KILL_TIMEOUT_S = 10.0
 CHANNEL_RETRY_MAX_S = 1.0
