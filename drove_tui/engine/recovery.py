@@ -63,6 +63,10 @@ def settle(engine: Engine, record: TaskRecord, found: ManagedContainer | None) -
         if found.running:
             engine.expect_exit(record)
             engine.move(record, S.RUNNING, f"container {name} is running on {host}")
+        elif found.exit_code is not None and engine.is_killed(record):
+            # The operator's kill stopped it (often a `tasks kill` from a fresh process, which
+            # first sees the task UNKNOWN): the result is Drove's CANCELLED, not the signal.
+            engine.move(record, S.RUN_COMPLETED, "killed", result=TaskResult.cancelled())
         elif found.exit_code is not None:
             code = found.exit_code
             result = TaskResult.from_exit_code(code)

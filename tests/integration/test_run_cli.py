@@ -15,7 +15,6 @@ import uuid
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import pytest
 import yaml
 
 if TYPE_CHECKING:  # the fixture provides it; importing conftest at run time is fragile
@@ -177,14 +176,6 @@ def test_interrupt_detaches_leaving_the_task_running(sandbox: Sandbox, tmp_path:
     assert container_of(sandbox, host, task) == []
 
 
-# Not strict: the outcome races inside the engine. `tasks kill` sends docker kill at once,
-# while its engine may be taking the task over (UNKNOWN); recovery.settle() then reads the
-# killed container's 137 as FAILED without asking is_killed(). Remove the marker when the
-# engine's settle() honours a kill.
-@pytest.mark.xfail(
-    strict=False,
-    reason="engine race: kill of a taken-over task may be recorded FAILED/137, not CANCELLED",
-)
 def test_tasks_kill_of_a_detached_task_ends_it_cancelled(sandbox: Sandbox, tmp_path: Path) -> None:
     state = tmp_path / "state.db"
     spec, app, task = write_spec(tmp_path, sandbox.image, "sleep 300")
