@@ -140,7 +140,12 @@ def load_keymap(path: Path | None = None) -> dict[str, str]:
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as err:
-        raise InvalidInput(f"{path}: not valid YAML; fix the file or remove it ({err}).") from err
+        mark = getattr(err, "problem_mark", None)
+        where = f" at line {mark.line + 1}" if mark is not None else ""
+        problem = getattr(err, "problem", None) or "cannot be parsed"
+        raise InvalidInput(
+            f"{path}: not valid YAML{where} ({problem}); fix the file or remove it."
+        ) from None
     if data is None:
         return {}
     if not isinstance(data, dict):
