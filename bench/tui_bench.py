@@ -223,7 +223,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         engine.follow_logs = True
 
         start = time.perf_counter()
-        app = DroveApp(engine)
+        app = DroveApp(engine, freeze_gc=True)  # as run_app does
         paints = Paints(app)
         actions = Actions(app)
         async with app.run_test(size=SIZE) as pilot:

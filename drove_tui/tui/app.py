@@ -51,8 +51,10 @@ class DroveApp(App[int]):
         clock: Callable[[], float] = time.time,
         keymap: dict[str, str] | None = None,
         flush_interval: float = 0.1,
+        freeze_gc: bool = False,
     ) -> None:
         super().__init__()
+        self.freeze_gc = freeze_gc
         self.backend = backend
         self.clock = clock
         self.flush_interval = flush_interval
@@ -79,9 +81,11 @@ class DroveApp(App[int]):
         for record in self.backend.tasks():
             self._put_task(task_key(record.app, record.task_id), record)
         self._show_live_counts()
-        # The rows loaded at start-up live as long as the app: keep the garbage collector from
-        # walking them again and again (full collections over 10,000 records stalled keys).
-        gc.freeze()
+        if self.freeze_gc:
+            # The rows loaded at start-up live as long as the app: keep the garbage collector
+            # from walking them again and again (full collections over 10,000 records stalled
+            # keys). Process-wide, so only the real app asks for it, not tests.
+            gc.freeze()
         self.push_screen(TasksScreen())
         self._listen()
         self.set_interval(self.flush_interval, self.flush)
@@ -272,7 +276,7 @@ def run_app(args: argparse.Namespace) -> int:
         async with open_backend(
             getattr(args, "inventory", None), getattr(args, "state", None)
         ) as backend:
-            app = DroveApp(backend, keymap=keymap)
+            app = DroveApp(backend, keymap=keymap, freeze_gc=True)
             code = await app.run_async()
             return code or 0
 
