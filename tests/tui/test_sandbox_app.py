@@ -6,6 +6,7 @@ import asyncio
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 import yaml
@@ -21,7 +22,9 @@ from drove_tui.tui.app import DroveApp
 from drove_tui.tui.engine_backend import EngineBackend
 from drove_tui.tui.screens import ConfirmScreen, DetailScreen, LogsScreen
 from drove_tui.tui.widgets import LogView, RowTable
-from tests.conftest import Sandbox
+
+if TYPE_CHECKING:  # the fixture provides it; importing conftest at run time is fragile
+    from conftest import Sandbox
 
 APP = "tuitest"
 SIZE = (120, 40)
