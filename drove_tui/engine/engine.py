@@ -253,6 +253,9 @@ class Engine:
             token = self._signal(record.key).token()  # following waits for the start
             await Signal.wait(token, lifecycle.IDLE_RECHECK_S)
             record = self.get(app, task_id)
+        if follow and record.state in (S.RUN_COMPLETED, S.DEPROVISIONING):
+            # It ended before we looked: its output is kept just before STOPPED.
+            record = await self._until_finished(record)
         if record.state not in (S.RUNNING, S.STARTING) or record.host is None:
             for line in self.logs_store.read(app, task_id, tail=tail):
                 yield line
@@ -267,8 +270,30 @@ class Engine:
             for line in lines:
                 yield line
             return
+        shown = 0
+        gone = False
         async for kind, raw in self.cluster.transport(host).stream(cmd):
-            yield parse_docker_line(app, task_id, kind, raw)
+            line = parse_docker_line(app, task_id, kind, raw)
+            if line.at == 0.0 and kind == "stderr" and line.text.startswith("Error"):
+                gone = True  # docker's own complaint: the container went before we attached
+                break
+            shown += 1
+            yield line
+        if gone or shown == 0:
+            # A short task can exit and be removed between our look and `docker logs`: what
+            # it printed is in the local copy once it is STOPPED. Nothing is lost or repeated.
+            await self._until_finished(self.get(app, task_id))
+            kept = self.logs_store.read(app, task_id, tail=None if shown else tail)
+            for line in kept[shown:]:
+                yield line
+
+    async def _until_finished(self, record: TaskRecord) -> TaskRecord:
+        """Wait until the task is in a terminal state (its output then kept locally)."""
+        while record.state not in TERMINAL:
+            token = self._signal(record.key).token()
+            await Signal.wait(token, lifecycle.IDLE_RECHECK_S)
+            record = self.get(record.app, record.task_id)
+        return record
 
     def hosts(self) -> builtins.list[HostStatus]:
         """The latest status of every inventory host."""
