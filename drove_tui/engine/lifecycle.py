@@ -28,6 +28,7 @@ from drove_tui.models.task import TaskRecord
 
 if TYPE_CHECKING:
     from drove_tui.engine.engine import Engine
+    from drove_tui.models.host import HostStatus
 
 log = logging.getLogger(__name__)
 S = TaskState
@@ -86,7 +87,7 @@ async def pending(engine: Engine, record: TaskRecord) -> None:
             return
         views = engine.host_views()
         if not any(v.facts is not None for v in views):
-            reason = "waiting for the first probe of the hosts"
+            reason = _no_facts_reason(engine.hosts())
         else:
             try:
                 check_request_size(request, views)
@@ -120,6 +121,17 @@ async def pending(engine: Engine, record: TaskRecord) -> None:
         if refreshed is None or refreshed.state is not S.PENDING:
             return
         record = refreshed
+
+
+def _no_facts_reason(statuses: list[HostStatus]) -> str:
+    """Why nothing can be placed while no host has answered a probe: still waiting, or every
+    host tried and failing (then each host's own reason, so the operator knows what to fix)."""
+    if statuses and all(s.checked_at is not None for s in statuses):
+        said = [
+            f"{s.name} {s.state.value}" + (f" ({s.reason})" if s.reason else "") for s in statuses
+        ]
+        return "no host answers a probe: " + "; ".join(said)
+    return "waiting for the first probe of the hosts"
 
 
 async def provisioning(engine: Engine, record: TaskRecord) -> None:
