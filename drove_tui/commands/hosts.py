@@ -18,7 +18,16 @@ if TYPE_CHECKING:
     from drove_tui.models.host import HostStatus
     from drove_tui.models.inventory import HostConfig, Inventory
 
-COLUMNS = ("NAME", "STATE", "CORES FREE/TOTAL", "MEMORY FREE/TOTAL", "TASKS", "DOCKER", "AGE")
+COLUMNS = (
+    "NAME",
+    "STATE",
+    "CORES FREE/TOTAL",
+    "MEMORY FREE/TOTAL",
+    "TASKS",
+    "FOREIGN",
+    "DOCKER",
+    "AGE",
+)
 
 
 def register(subparsers: Any, common: argparse.ArgumentParser) -> None:
@@ -77,14 +86,15 @@ def list_hosts(args: argparse.Namespace) -> int:
     inventory, hosts = _selected(args)
     import asyncio  # here, not at the top: `drove-tui --help` must not pay for it
 
+    store_id = _store_id(args)
     statuses = asyncio.run(_probe_all(inventory, hosts))
     configs = {h.name: h for h in hosts}
     now = time.time()
     if args.json:
-        document = [_json_row(s, configs[s.name], now) for s in statuses]
+        document = [_json_row(s, configs[s.name], now, store_id) for s in statuses]
         print(json.dumps(document, indent=2))
         return int(ExitCode.OK)
-    rows = [_text_row(s, configs[s.name], now) for s in statuses]
+    rows = [_text_row(s, configs[s.name], now, store_id) for s in statuses]
     widths = [max(len(row[i]) for row in [COLUMNS, *rows]) for i in range(len(COLUMNS))]
     for row in [COLUMNS, *rows]:
         cells = zip(row, widths, strict=True)
@@ -93,6 +103,32 @@ def list_hosts(args: argparse.Namespace) -> int:
         if status.reason:
             print(f"{status.name}: {status.reason}", file=sys.stderr)
     return int(ExitCode.OK)
+
+
+def _store_id(args: argparse.Namespace) -> str | None:
+    """The id of the store at the state path (label drove.owner of the containers it placed);
+    None when no store was ever made there: then every managed container is foreign."""
+    import os
+
+    from drove_tui.engine.store import open_store, resolve_state_path
+
+    path = resolve_state_path(getattr(args, "state", None))
+    if not os.path.lexists(path):
+        return None  # listing hosts must not create a store
+    store = open_store(path)
+    try:
+        return store.store_id
+    finally:
+        store.close()
+
+
+def split_by_owner(status: HostStatus, store_id: str | None) -> tuple[int, int] | None:
+    """(ours, foreign): the host's managed containers this store placed and those another
+    store (or an unlabelled drove-tui) placed; None when the host gave no facts."""
+    if status.facts is None:
+        return None
+    ours = sum(1 for c in status.facts.containers if store_id and c.owner == store_id)
+    return ours, len(status.facts.containers) - ours
 
 
 def _capacity(status: HostStatus, host: HostConfig) -> list[Any]:
@@ -113,21 +149,31 @@ def _age(status: HostStatus, now: float) -> str:
     return "-" if status.last_ok is None else f"{max(0.0, now - status.last_ok):.0f}s"
 
 
-def _text_row(status: HostStatus, host: HostConfig, now: float) -> tuple[str, ...]:
+def _text_row(
+    status: HostStatus, host: HostConfig, now: float, store_id: str | None
+) -> tuple[str, ...]:
     nodes = _capacity(status, host)
     facts = status.facts
     cores = " ".join(f"n{n.id}:{n.free_core_slots}/{n.core_slots}" for n in nodes) or "-"
     free_mb = sum(n.free_memory_mb for n in nodes)
     total_mb = sum(n.memory_mb for n in nodes)
     memory = f"{free_mb}/{total_mb} MB" if nodes else "-"
-    tasks = str(len(facts.containers)) if facts else "-"
+    split = split_by_owner(status, store_id)
+    tasks, foreign = ("-", "-") if split is None else (str(split[0]), str(split[1]))
     docker = (facts.docker_version or "down") if facts else "-"
-    return (status.name, status.state.value, cores, memory, tasks, docker, _age(status, now))
+    age = _age(status, now)
+    return (status.name, status.state.value, cores, memory, tasks, foreign, docker, age)
 
 
-def _json_row(status: HostStatus, host: HostConfig, now: float) -> dict[str, Any]:
+def _json_row(
+    status: HostStatus, host: HostConfig, now: float, store_id: str | None
+) -> dict[str, Any]:
     row: dict[str, Any] = status.model_dump(mode="json")
     row["age_s"] = None if status.last_ok is None else round(now - status.last_ok, 3)
+    split = split_by_owner(status, store_id)
+    row["store_id"] = store_id
+    row["containers_ours"] = None if split is None else split[0]
+    row["containers_foreign"] = None if split is None else split[1]
     row["capacity"] = [
         {
             "numa": n.id,

@@ -44,6 +44,7 @@ KEEP_WATCHING = frozenset({S.RUNNING, S.RUN_COMPLETED, S.DEPROVISIONING})
 LEASE_TTL_S = 20.0
 TICK_S = 0.5
 TAKEOVER_EVERY_S = 5.0
+REMOTE_RECHECK_S = 1.0
 
 
 class Engine:
@@ -121,6 +122,10 @@ class Engine:
         while True:
             await asyncio.sleep(TICK_S)
             await asyncio.to_thread(self.store.renew_all, self.owner, self.lease_ttl_s)
+            # Kills asked for by other processes (`tasks kill` while we own the task).
+            for key in await asyncio.to_thread(self.store.kill_requests, self.owner):
+                if key in self._runners and key not in self._killed:
+                    self._kill_here(key)
             if time.monotonic() - last_takeover >= TAKEOVER_EVERY_S:
                 last_takeover = time.monotonic()
                 self._take_over()
@@ -203,10 +208,19 @@ class Engine:
                 f"Task {app}/{task_id} is not running (it is {record.state}); nothing to kill"
             )
         key = record.key
-        self._killed.add(key)
-        self._signal(key).fire()  # the task's runner acts on it in whatever step it is
-        self.room.fire()
+        # Recorded in the store first: if another live process owns the task, its tick loop
+        # sees the request and acts on it; and whoever settles the task later knows.
+        self.store.request_kill(app, task_id)
+        if key not in self._runners:
+            self._take_over()  # an owner that died: drive the task here (its lease lapsed)
+        self._kill_here(key)
         return self.get(app, task_id)
+
+    def _kill_here(self, key: tuple[str, str]) -> None:
+        """Kill a task in this process: its runner acts on it in whatever step it is."""
+        self._killed.add(key)
+        self._signal(key).fire()
+        self.room.fire()
 
     async def send_kill(self, record: TaskRecord) -> None:
         """SIGKILL the task's container (Drove's kill); the exit then arrives as usual."""
@@ -242,7 +256,9 @@ class Engine:
             record = self.get(app, task_id)
             if record.terminal and key not in self._runners:
                 return record
-            await Signal.wait(token, lifecycle.IDLE_RECHECK_S)
+            # Driven by another process, no signal reaches us: look at the store more often.
+            recheck = lifecycle.IDLE_RECHECK_S if key in self._runners else REMOTE_RECHECK_S
+            await Signal.wait(token, recheck)
 
     async def logs(
         self, app: str, task_id: str, *, follow: bool = False, tail: int | None = None
@@ -299,6 +315,13 @@ class Engine:
         """The latest status of every inventory host."""
         return [self._status[h.name] for h in self.inventory.hosts]
 
+    def foreign(self, host: str) -> builtins.list[ManagedContainer]:
+        """Managed containers on `host` (last probe) that another store placed: capacity in
+        use that this store does not drive. Empty when the host was never probed."""
+        facts = self._status[host].facts
+        mine = self.store.store_id
+        return [c for c in (facts.containers if facts else []) if c.owner != mine]
+
     async def probe(self, pattern: str | None = None) -> builtins.list[HostStatus]:
         """Probe the hosts `pattern` selects (all by default) now; their fresh statuses."""
         chosen = [h.name for h in select_hosts(self.inventory, pattern)]
@@ -348,6 +371,10 @@ class Engine:
         by get()/list(): the store keeps a reason per transition only."""
         if record.reason == reason:
             return record
+        if self._reasons.get(record.key) == (record.state, reason):
+            # Same news as last time (the caller re-read the record from the store, which
+            # keeps only the transition's reason): say it once.
+            return record.model_copy(update={"reason": reason})
         self._reasons[record.key] = (record.state, reason)
         self._publish(TaskProgress(record.app, record.task_id, reason))
         return record.model_copy(update={"reason": reason})
@@ -368,8 +395,9 @@ class Engine:
             self._images.add((host, image))
 
     def is_killed(self, record: TaskRecord) -> bool:
-        """True when the operator asked to kill the task."""
-        return record.key in self._killed
+        """True when the operator asked to kill the task (in this process, or recorded in the
+        store by any process)."""
+        return record.key in self._killed or record.kill_requested_at is not None
 
     async def race_kill(self, record: TaskRecord, work: asyncio.Future[Any]) -> bool:
         """Wait for `work`; if the task is killed first, cancel it and return True."""

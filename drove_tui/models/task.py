@@ -44,6 +44,7 @@ class TaskRecord(BaseModel):
     lease_until: float | None = None  # epoch seconds; the owner's lease lapses after this
     pin_host: str | None = None  # the operator asked for this host
     log_path: str | None = None  # the local copy of the task's logs, once there is one
+    kill_requested_at: float | None = None  # epoch s the operator asked to kill it (any process)
     created_at: float
     updated_at: float
     started_at: float | None = None

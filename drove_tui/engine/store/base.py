@@ -122,6 +122,15 @@ class Store(Protocol):
         """Give the lease back (only ``owner`` can)."""
         ...
 
+    def request_kill(self, app: str, task: str, *, now: float | None = None) -> bool:
+        """Record a kill request on a live task (the first time is kept); False when the task
+        is terminal or gone. The task's owner, in whatever process, honours it."""
+        ...
+
+    def kill_requests(self, owner: str) -> list[tuple[str, str]]:
+        """Keys of the live tasks ``owner`` holds a lease on that someone asked to kill."""
+        ...
+
     def save_host_status(self, status: HostStatus) -> None:
         """Remember the latest probe of a host."""
         ...

@@ -71,6 +71,15 @@ MIGRATIONS: tuple[Migration, ...] = (
             )""",
         ),
     ),
+    Migration(
+        2,
+        "kill requests from other processes (issue #7)",
+        (
+            # When set, the operator asked (maybe from another process) to kill the task: its
+            # owner honours it, and its result is CANCELLED whoever sees the exit.
+            "ALTER TABLE tasks ADD COLUMN kill_requested_at REAL",
+        ),
+    ),
 )
 
 CURRENT_VERSION = MIGRATIONS[-1].version

@@ -35,6 +35,7 @@ _PLAIN = frozenset(
         "lease_until",
         "pin_host",
         "log_path",
+        "kill_requested_at",
         "started_at",
         "finished_at",
         "updated_at",
@@ -269,6 +270,32 @@ class SqliteStore:
             )
             return cursor.rowcount == 1
 
+    # -- kill requests -------------------------------------------------------------------
+
+    def request_kill(self, app: str, task: str, *, now: float | None = None) -> bool:
+        """Record that the operator asked to kill the task (the first request's time is kept);
+        False when the task is terminal or gone."""
+        at = time.time() if now is None else now
+        marks = ", ".join("?" for _ in _TERMINAL_NAMES)
+        with self._write() as conn:
+            cursor = conn.execute(
+                "UPDATE tasks SET kill_requested_at = COALESCE(kill_requested_at, ?) "  # noqa: S608
+                f"WHERE app = ? AND task_id = ? AND state NOT IN ({marks})",
+                (at, app, task, *_TERMINAL_NAMES),
+            )
+            return cursor.rowcount == 1
+
+    def kill_requests(self, owner: str) -> list[tuple[str, str]]:
+        """Keys of the live tasks ``owner`` holds that someone asked to kill."""
+        marks = ", ".join("?" for _ in _TERMINAL_NAMES)
+        with self._read() as conn:
+            rows = conn.execute(
+                "SELECT app, task_id FROM tasks WHERE owner = ? "  # noqa: S608
+                f"AND kill_requested_at IS NOT NULL AND state NOT IN ({marks})",
+                (owner, *_TERMINAL_NAMES),
+            ).fetchall()
+        return [(row["app"], row["task_id"]) for row in rows]
+
     # -- hosts ---------------------------------------------------------------------------
 
     def save_host_status(self, status: HostStatus) -> None:
@@ -460,6 +487,7 @@ def _record_of(row: sqlite3.Row, spec: TaskSpec) -> TaskRecord:
         lease_until=row["lease_until"],
         pin_host=row["pin_host"],
         log_path=row["log_path"],
+        kill_requested_at=row["kill_requested_at"],
         created_at=row["created_at"],
         updated_at=row["updated_at"],
         started_at=row["started_at"],

@@ -198,11 +198,12 @@ def test_older_store_is_migrated_and_keeps_its_tasks(
     store = SqliteStore.open(state_path)
     store.create_task(make_record())
     store.close()
-    later = (*MIGRATIONS, Migration(2, "notes", ("ALTER TABLE tasks ADD COLUMN note TEXT",)))
-    conn, _ = open_connection(state_path, 1.0, later)
+    next_version = MIGRATIONS[-1].version + 1
+    note = Migration(next_version, "notes", ("ALTER TABLE tasks ADD COLUMN note TEXT",))
+    conn, _ = open_connection(state_path, 1.0, (*MIGRATIONS, note))
     try:
         version = conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
-        assert version[0] == "2"
+        assert version[0] == str(next_version)
         rows = conn.execute("SELECT task_id, note FROM tasks").fetchall()
         assert [tuple(row) for row in rows] == [("t1", None)]
     finally:
