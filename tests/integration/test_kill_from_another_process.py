@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 import yaml
 
 if TYPE_CHECKING:  # the fixture provides it
-    from conftest import Sandbox
+    from tests.conftest import Sandbox
 
 TIMEOUT = 180
 
