@@ -7,7 +7,9 @@ import asyncio
 import time
 from pathlib import Path
 
-from drove_tui.engine import recovery
+import pytest
+
+from drove_tui.engine import lifecycle, recovery
 from drove_tui.engine.engine import Engine, Subscription
 from drove_tui.engine.events import TaskProgress
 from drove_tui.engine.store import SqliteStore
@@ -61,7 +63,12 @@ async def until_waiting(sub: Subscription) -> None:
                 return
 
 
-async def test_kill_from_another_process_is_honoured_by_the_owner(tmp_path: Path) -> None:
+async def test_kill_from_another_process_is_honoured_by_the_owner(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The waiting runner only wakes when signalled: no periodic re-read of the store may
+    # find the request instead of the owner's tick.
+    monkeypatch.setattr(lifecycle, "IDLE_RECHECK_S", 3600.0)
     owner, other = engine(tmp_path / "state.db"), engine(tmp_path / "state.db")
     try:
         record = created(owner, "t1")
@@ -80,6 +87,7 @@ async def test_kill_from_another_process_is_honoured_by_the_owner(tmp_path: Path
         assert done.result is not None and done.result.status is TaskStatus.CANCELLED
         assert done.result.exit_code == -1
         assert done.reason == "killed before placement"
+        assert ("app", "t1") in owner._killed  # the owner's tick took the request up
         # The owner drove it to the end: it never went through a takeover (UNKNOWN).
         moves = [t.to_state for t in other.store.history("app", "t1")]
         assert moves == [S.PENDING, S.STOPPED]
