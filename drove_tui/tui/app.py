@@ -15,7 +15,7 @@ from collections.abc import Awaitable, Callable, Iterable
 from functools import partial
 from typing import Any, Protocol
 
-from textual import work
+from textual import events, work
 from textual.app import App, SystemCommand
 from textual.css.query import NoMatches
 from textual.screen import Screen
@@ -26,6 +26,7 @@ from drove_tui.models.host import HostState, HostStatus
 from drove_tui.models.states import TaskState
 from drove_tui.models.task import TaskRecord
 from drove_tui.tui.backend import Backend
+from drove_tui.tui.collector import IdleCollector
 from drove_tui.tui.keymap import APP_KEYS, bindings, load_keymap
 from drove_tui.tui.rows import HostRow, TaskRow, task_key
 from drove_tui.tui.widgets import StatusLine
@@ -69,26 +70,50 @@ class DroveApp(App[int]):
         self._pending_tasks: dict[str, TaskRecord] = {}
         self._pending_hosts: dict[str, HostStatus] = {}
         self._keymap = keymap or {}
+        self.collector: IdleCollector | None = None
 
     # ---- start-up ---------------------------------------------------------------------
     def on_mount(self) -> None:
         from drove_tui.tui.screens import TasksScreen
 
         self.set_keymap(self._keymap)
+        if self.freeze_gc:
+            # Building 10,000 records makes the collector walk the growing heap again and
+            # again (a third of the load time); none of it is garbage. Process-wide, so only
+            # the real app (and the bench) asks for it, not tests.
+            gc.disable()
+        try:
+            self._load()
+        finally:
+            if self.freeze_gc:
+                gc.enable()
+        if self.freeze_gc:
+            # The rows loaded at start-up live as long as the app: keep the collector from
+            # walking them again, and run full collections only while the user is quiet.
+            self.collector = IdleCollector()
+            self.collector.start()
+            self.set_interval(0.25, self.collector.tick)
+        self.push_screen(TasksScreen())
+        self._listen()
+        self.set_interval(self.flush_interval, self.flush)
+
+    def _load(self) -> None:
         tags = self.backend.host_tags()
         for status in self.backend.hosts():
             self.host_rows[status.name] = HostRow(status, tags.get(status.name, {}))
         for record in self.backend.tasks():
             self._put_task(task_key(record.app, record.task_id), record)
         self._show_live_counts()
-        if self.freeze_gc:
-            # The rows loaded at start-up live as long as the app: keep the garbage collector
-            # from walking them again and again (full collections over 10,000 records stalled
-            # keys). Process-wide, so only the real app asks for it, not tests.
-            gc.freeze()
-        self.push_screen(TasksScreen())
-        self._listen()
-        self.set_interval(self.flush_interval, self.flush)
+
+    def on_unmount(self) -> None:
+        if self.collector is not None:
+            self.collector.stop()
+
+    async def on_event(self, event: events.Event) -> None:
+        """Note every key and mouse action, so full collections wait for a quiet moment."""
+        if self.collector is not None and isinstance(event, events.InputEvent):
+            self.collector.input_seen()
+        await super().on_event(event)
 
     @work(group="events", exit_on_error=False)
     async def _listen(self) -> None:
