@@ -17,7 +17,10 @@ from rich.style import Style
 from textual.binding import Binding, BindingType
 from textual.geometry import Size
 from textual.scroll_view import ScrollView
+from textual.scrollbar import ScrollBar
 from textual.strip import Strip
+
+from drove_tui.tui.widgets._scrollbar import use_light_scrollbar
 
 STDERR_STYLE = Style(color="yellow")
 
@@ -50,6 +53,11 @@ class LogView(ScrollView, can_focus=True):
         self.current_match = -1
         self._visual: list[tuple[int, int]] = []  # (line index, start column) when wrapping
         self._longest = 0
+
+    @property
+    def vertical_scrollbar(self) -> ScrollBar:
+        """The scroll bar, painted cheaply (it moves on every scroll)."""
+        return use_light_scrollbar(self)
 
     # ---- data -------------------------------------------------------------------------
     def append(self, batch: Sequence[tuple[str, bool]]) -> None:

@@ -22,7 +22,10 @@ from textual.geometry import Region, Size
 from textual.message import Message
 from textual.reactive import reactive
 from textual.scroll_view import ScrollView
+from textual.scrollbar import ScrollBar
 from textual.strip import Strip
+
+from drove_tui.tui.widgets._scrollbar import use_light_scrollbar
 
 # A cell is its text and a Rich style string ("" for the default look).
 Cell = tuple[str, str]
@@ -111,6 +114,11 @@ class RowTable(ScrollView, can_focus=True):
         self._width = sum(c.width + 1 for c in self.columns)
         self._styles = (Style(), Style(), Style())
         self._strips: LRUCache[tuple[tuple[Cell, ...], bool], Strip] = LRUCache(1024)
+
+    @property
+    def vertical_scrollbar(self) -> ScrollBar:
+        """The scroll bar, painted cheaply (it moves on every scroll)."""
+        return use_light_scrollbar(self)
 
     # ---- data -------------------------------------------------------------------------
     def refresh_row(self, key: str) -> None:
