@@ -138,7 +138,9 @@ class LogsScreen(Screen[None]):
             flags.append(f"match {at}/{len(view.matches)}")
         title = Text(self.key, style="bold")
         title.append(f" on {host} ({state}) · {len(view.lines)} lines · " + " · ".join(flags))
-        self.query_one("#log-title", Static).update(title)
+        # One line high always (app.tcss): no layout pass, which would repaint the whole
+        # screen ten times a second during a flood.
+        self.query_one("#log-title", Static).update(title, layout=False)
 
     # ---- actions ----------------------------------------------------------------------
     def action_search(self) -> None:

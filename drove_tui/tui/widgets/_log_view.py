@@ -9,13 +9,14 @@ the host and in the engine's local log).
 from __future__ import annotations
 
 import re
+from bisect import bisect_left
 from collections.abc import Sequence
 from typing import ClassVar
 
 from rich.segment import Segment
 from rich.style import Style
 from textual.binding import Binding, BindingType
-from textual.geometry import Size
+from textual.geometry import Region, Size
 from textual.scroll_view import ScrollView
 from textual.scrollbar import ScrollBar
 from textual.strip import Strip
@@ -51,7 +52,11 @@ class LogView(ScrollView, can_focus=True):
         self.pattern: re.Pattern[str] | None = None
         self.matches: list[int] = []  # absolute line numbers
         self.current_match = -1
-        self._visual: list[tuple[int, int]] = []  # (line index, start column) when wrapping
+        # When wrapping: (absolute line number, start column) of each screen row, and the
+        # width they were cut for. Absolute numbers survive dropping lines from the front, so
+        # a batch only adds its own rows instead of re-cutting 50,000 lines.
+        self._visual: list[tuple[int, int]] = []
+        self._visual_width = 0
         self._longest = 0
 
     @property
@@ -77,7 +82,7 @@ class LogView(ScrollView, can_focus=True):
             del self.lines[:excess]
             self.dropped += excess
             self._trim_matches()
-        self._relayout()
+        self._relayout(new_from=start)
 
     def text(self) -> str:
         """The buffered log as one string (for saving)."""
@@ -92,20 +97,31 @@ class LogView(ScrollView, can_focus=True):
             self.current_match = max(self.current_match - first, -1)
 
     # ---- layout -----------------------------------------------------------------------
-    def _relayout(self) -> None:
+    def _relayout(self, new_from: int | None = None) -> None:
+        """Fit the lines to the view; `new_from` = absolute number of the first new line."""
         width = max(self.scrollable_content_region.width, 1)
         if self.wrap:
-            self._visual = [
-                (i, start)
-                for i, (text, _) in enumerate(self.lines)
-                for start in range(0, max(len(text), 1), width)
-            ]
+            if new_from is None or width != self._visual_width:
+                self._visual = self._cut(self.dropped, width)
+                self._visual_width = width
+            else:
+                del self._visual[: bisect_left(self._visual, (self.dropped, 0))]
+                self._visual.extend(self._cut(max(new_from, self.dropped), width))
             self.virtual_size = Size(width, len(self._visual))
         else:
             self.virtual_size = Size(self._longest, len(self.lines))
         if self.follow:
             self.scroll_end(animate=False, immediate=True, x_axis=False)
         self.refresh()
+
+    def _cut(self, first: int, width: int) -> list[tuple[int, int]]:
+        """The screen rows of lines from absolute number `first` on, wrapped at `width`."""
+        lines, dropped = self.lines, self.dropped
+        return [
+            (number, start)
+            for number in range(first, dropped + len(lines))
+            for start in range(0, max(len(lines[number - dropped][0]), 1), width)
+        ]
 
     def on_resize(self) -> None:
         self._relayout()
@@ -155,19 +171,23 @@ class LogView(ScrollView, can_focus=True):
     def _visual_row(self, index: int) -> int:
         if not self.wrap:
             return index
-        for row, (line, _) in enumerate(self._visual):
-            if line == index:
-                return row
-        return 0
+        return bisect_left(self._visual, (index + self.dropped, 0))
 
     # ---- rendering --------------------------------------------------------------------
+    def render_lines(self, crop: Region) -> list[Strip]:
+        # The scroll bar appearing narrows the view without a resize event.
+        if self.wrap and max(self.scrollable_content_region.width, 1) != self._visual_width:
+            self._relayout()
+        return super().render_lines(crop)
+
     def render_line(self, y: int) -> Strip:
         width = self.scrollable_content_region.width
         row = int(self.scroll_y) + y
         if self.wrap:
             if row >= len(self._visual):
                 return Strip.blank(width, self.rich_style)
-            index, start = self._visual[row]
+            number, start = self._visual[row]
+            index = number - self.dropped
             text, stderr = self.lines[index]
             piece, offset = text[start : start + width], start
         else:

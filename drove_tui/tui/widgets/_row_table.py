@@ -114,6 +114,7 @@ class RowTable(ScrollView, can_focus=True):
         self._width = sum(c.width + 1 for c in self.columns)
         self._styles = (Style(), Style(), Style())
         self._strips: LRUCache[tuple[tuple[Cell, ...], bool], Strip] = LRUCache(1024)
+        self._paint_at: tuple[int, int, int, int] | None = None  # set during render_lines
 
     @property
     def vertical_scrollbar(self) -> ScrollBar:
@@ -122,9 +123,14 @@ class RowTable(ScrollView, can_focus=True):
 
     # ---- data -------------------------------------------------------------------------
     def refresh_row(self, key: str) -> None:
-        """Repaint one row's line if it is shown."""
+        """Repaint one row's line if it is on screen."""
         index = self._index.get(key)
-        if index is not None:
+        if index is None:
+            return
+        # 500 changes a second land mostly off screen; asking Textual to repaint a line
+        # nobody sees still costs a region computation each.
+        top = int(self.scroll_y)
+        if top <= index < top + self.scrollable_content_region.height:
             self.refresh_line(index + 1)
 
     def set_order(self, order: list[str]) -> None:
@@ -230,19 +236,33 @@ class RowTable(ScrollView, can_focus=True):
         if styles != self._styles:
             self._styles = styles
             self._strips.clear()
-        return super().render_lines(crop)
+        # Geometry and scroll position are the same for every line of one paint; Textual
+        # computes them anew at each access.
+        self._paint_at = (
+            self.scrollable_content_region.width,
+            int(self.scroll_x),
+            int(self.scroll_y),
+            self.cursor,
+        )
+        try:
+            return super().render_lines(crop)
+        finally:
+            self._paint_at = None
 
     def render_line(self, y: int) -> Strip:
-        width = self.scrollable_content_region.width
-        scroll_x = int(self.scroll_x)
+        if self._paint_at is not None:
+            width, scroll_x, scroll_y, cursor_index = self._paint_at
+        else:
+            width = self.scrollable_content_region.width
+            scroll_x, scroll_y, cursor_index = int(self.scroll_x), int(self.scroll_y), self.cursor
         plain, cursor, header = self._styles
         if y == 0:
             labels: list[Cell] = [(c.label, "") for c in self.columns]
             return self._strip(labels, header).crop_extend(scroll_x, scroll_x + width, header)
-        index = int(self.scroll_y) + y - 1
+        index = scroll_y + y - 1
         if index >= len(self.order):
             return Strip.blank(width, plain)
-        on_cursor = index == self.cursor
+        on_cursor = index == cursor_index
         base = cursor if on_cursor else plain
         cells = tuple(self.cells(self.order[index]))
         # Scrolling by one line repaints every line; most were painted a moment ago.
