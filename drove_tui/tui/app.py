@@ -77,21 +77,21 @@ class DroveApp(App[int]):
         from drove_tui.tui.screens import TasksScreen
 
         self.set_keymap(self._keymap)
-        if self.freeze_gc:
-            # Building 10,000 records makes the collector walk the growing heap again and
-            # again (a third of the load time); none of it is garbage. Process-wide, so only
-            # the real app (and the bench) asks for it, not tests.
-            gc.disable()
-        try:
+        if not self.freeze_gc:
             self._load()
-        finally:
-            if self.freeze_gc:
+        else:
+            # Building 10,000 records makes the collector walk the growing heap again and
+            # again (a third of the load time); none of it is garbage. The rows live as long
+            # as the app, so they are frozen before the collector may look at them, and full
+            # collections then run only while the user is quiet. Process-wide, so only the
+            # real app (and the bench) asks for it, not tests.
+            gc.disable()
+            try:
+                self._load()
+            finally:
+                self.collector = IdleCollector()
+                self.collector.start()
                 gc.enable()
-        if self.freeze_gc:
-            # The rows loaded at start-up live as long as the app: keep the collector from
-            # walking them again, and run full collections only while the user is quiet.
-            self.collector = IdleCollector()
-            self.collector.start()
             self.set_interval(0.25, self.collector.tick)
         self.push_screen(TasksScreen())
         self._listen()

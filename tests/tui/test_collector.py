@@ -17,6 +17,8 @@ def collector(clock: Clock, runs: list[float]) -> IdleCollector:
     return IdleCollector(
         quiet_s=0.5,
         idle_every_s=2.0,
+        gap_s=0.15,
+        gap_after_s=3.0,
         max_wait_s=20.0,
         clock=clock,
         collect=lambda: runs.append(clock.now),
@@ -36,13 +38,29 @@ def test_no_full_collection_while_keys_keep_coming() -> None:
 def test_full_collection_runs_once_the_user_is_quiet() -> None:
     clock, runs = Clock(), []
     gc_policy = collector(clock, runs)
-    clock.now += 3.0
+    clock.now += 2.0
     gc_policy.input_seen()
-    clock.now += 0.4
+    clock.now += 0.1
     assert gc_policy.tick() is False  # the key's repaint may still be under way
-    clock.now += 0.2
+    clock.now += 0.5
     assert gc_policy.tick() is True
     assert runs == [clock.now]
+
+
+def test_after_a_few_seconds_a_gap_between_keys_is_enough() -> None:
+    clock, runs = Clock(), []
+    gc_policy = collector(clock, runs)
+    for _ in range(10):  # a key every 0.375 s, each tick 0.125 s after a key: no gap yet
+        clock.now += 0.25
+        gc_policy.input_seen()
+        clock.now += 0.125
+        assert gc_policy.tick() is False
+    clock.now += 0.125  # 0.25 s without a key, 4 s since the last collection
+    assert gc_policy.tick() is True
+    gc_policy.input_seen()
+    clock.now += 0.25  # the same gap, but the last collection was a moment ago
+    assert gc_policy.tick() is False
+    assert len(runs) == 1
 
 
 def test_quiet_collections_are_spaced_by_idle_every() -> None:
