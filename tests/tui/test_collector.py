@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import gc
+
+from fake_engine import FakeEngine, frozen_clock
+
+from drove_tui.tui.app import DroveApp
 from drove_tui.tui.collector import IdleCollector
 
 
@@ -85,3 +90,20 @@ def test_endless_typing_still_collects_after_max_wait() -> None:
         gc_policy.tick()
         ticks += 1
     assert ticks == 160  # 20 s of keys every 1/8 s, then one collection
+
+
+async def test_real_app_takes_over_full_collections_and_gives_them_back_on_exit() -> None:
+    saved = gc.get_threshold()
+    app = DroveApp(FakeEngine(), clock=frozen_clock, freeze_gc=True)  # type: ignore[arg-type]
+    try:
+        async with app.run_test(size=(120, 36)) as pilot:
+            assert app.collector is not None
+            assert gc.get_threshold()[2] > 1_000_000  # Python starts none on its own
+            before = app.collector.last_input
+            await pilot.press("down")
+            assert app.collector.last_input > before  # keys are seen, so collections wait
+        assert gc.get_threshold() == saved
+    finally:
+        # Process-wide state: put it back whatever happened, for the tests that follow.
+        gc.unfreeze()
+        gc.set_threshold(*saved)
