@@ -11,7 +11,7 @@ import argparse
 import gc
 import time
 from collections import Counter
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from functools import partial
 from typing import Any, Protocol
 
@@ -100,10 +100,14 @@ class DroveApp(App[int]):
     def _load(self) -> None:
         tags = self.backend.host_tags()
         for status in self.backend.hosts():
-            self.host_rows[status.name] = HostRow(status, tags.get(status.name, {}))
+            self.host_rows[status.name] = self._host_row(status, tags)
         for record in self.backend.tasks():
             self._put_task(task_key(record.app, record.task_id), record)
         self._show_live_counts()
+
+    def _host_row(self, status: HostStatus, tags: Mapping[str, Mapping[str, str]]) -> HostRow:
+        foreign = self.backend.foreign_running(status.name)
+        return HostRow(status, tags.get(status.name, {}), foreign=foreign)
 
     def on_unmount(self) -> None:
         if self.collector is not None:
@@ -135,7 +139,7 @@ class DroveApp(App[int]):
             self._put_task(key, record)
         tags = self.backend.host_tags()
         for name, status in pending_hosts.items():
-            self.host_rows[name] = HostRow(status, tags.get(name, {}))
+            self.host_rows[name] = self._host_row(status, tags)
         self._show_live_counts()
         for view in list(self.views):
             try:

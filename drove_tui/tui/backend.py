@@ -45,6 +45,10 @@ class Backend(Protocol):
         """Each host's inventory tags (bare tag -> '')."""
         ...
 
+    def foreign_running(self, host: str) -> int:
+        """Running containers on `host` that another drove-tui store placed (last probe)."""
+        ...
+
     def select_hosts(self, pattern: str) -> list[str]:
         """Names of the hosts matching an inventory pattern (name glob, group, tag:x)."""
         ...

@@ -54,6 +54,9 @@ class EngineBackend:
     def select_hosts(self, pattern: str) -> list[str]:
         return [h.name for h in select_hosts(self.inventory, pattern)]
 
+    def foreign_running(self, host: str) -> int:
+        return sum(1 for c in self.engine.foreign(host) if c.running)
+
     def history(self, app: str, task_id: str) -> list[Transition]:
         return self.engine.store.history(app, task_id)
 

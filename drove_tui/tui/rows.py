@@ -177,6 +177,7 @@ class HostRow:
     status: HostStatus
     tags: Mapping[str, str]
     live_tasks: int = 0
+    foreign: int = 0  # running containers another store placed here
     fields: Mapping[str, str] = field(init=False)
     haystack: str = field(init=False)
 
@@ -208,6 +209,11 @@ class HostRow:
             parts.append(f"n{node.id} {bar(n_used, total)} {n_used}/{total}")
         return " ".join(parts)
 
+    def tasks_text(self) -> str:
+        """This store's live tasks, plus '+N' for another store's running containers."""
+        own = str(self.live_tasks)
+        return f"{own}+{self.foreign}" if self.foreign else own
+
     def memory_text(self) -> str:
         facts = self.status.facts
         if facts is None:
@@ -227,7 +233,7 @@ class HostRow:
             (",".join(self.tag_list()) or "-", ""),
             (self.cores_text(), ""),
             (self.memory_text(), ""),
-            (str(self.live_tasks), ""),
+            (self.tasks_text(), ""),
             (docker, ""),
             (probe_age, ""),
             (s.reason or "", HOST_STYLE[s.state]),

@@ -197,6 +197,7 @@ class FakeEngine:
         self.probed: list[str] = []
         self.trusted: list[tuple[str, str]] = []
         self.submitted: list[tuple[TaskSpec, ClusterOpSpec | None, str | None]] = []
+        self.foreign: dict[str, int] = {}  # host -> running containers of another store
 
     inventory_label = "sandbox/inventory.yaml"
     store_label = "state.db"
@@ -212,6 +213,9 @@ class FakeEngine:
 
     def host_tags(self) -> Mapping[str, Mapping[str, str]]:
         return {"host1": {"zone": "a"}, "host2": {"zone": "b", "gpu": ""}}
+
+    def foreign_running(self, host: str) -> int:
+        return self.foreign.get(host, 0)
 
     def select_hosts(self, pattern: str) -> list[str]:
         names = list(self.statuses)

@@ -363,3 +363,17 @@ async def test_command_palette_offers_the_views_actions() -> None:
     async with app.run_test(size=SIZE):
         titles = {c.title for c in app.get_system_commands(app.screen)}
         assert {"Filter", "Describe", "Logs", "Kill", "Create", "Help"} <= titles
+
+
+async def test_hosts_view_counts_another_stores_running_containers_as_foreign() -> None:
+    engine = FakeEngine()
+    engine.foreign = {"host2": 3}
+    app = make_app(engine)
+    async with app.run_test(size=(160, 48)) as pilot:
+        await pilot.press("2")
+        await until(pilot, lambda: isinstance(app.screen, HostsScreen))
+        rows = {line.split()[0]: line for line in screen_text(app).splitlines() if line.split()}
+        assert "+3" in rows["host2"]  # what the operator sees
+        assert "+" not in rows["host1"]
+        assert app.host_rows["host2"].tasks_text().endswith("+3")
+        assert "+" not in app.host_rows["host1"].tasks_text()
