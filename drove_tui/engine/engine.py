@@ -60,6 +60,7 @@ class Engine:
         self.room = Signal()  # fired when capacity may have freed
         self._status = {h.name: HostStatus(name=h.name) for h in inventory.hosts}
         self._probed_at: dict[str, float] = {}
+        self.opened_at = time.time()  # grace periods of inherited UNKNOWN tasks start here
         self._probe_done = {h.name: Signal() for h in inventory.hosts}
         self._probe_wanted = {h.name: asyncio.Event() for h in inventory.hosts}
         self._reserved: dict[str, dict[str, ManagedContainer]] = {}
@@ -121,14 +122,22 @@ class Engine:
         last_takeover = time.monotonic()
         while True:
             await asyncio.sleep(TICK_S)
-            await asyncio.to_thread(self.store.renew_all, self.owner, self.lease_ttl_s)
-            # Kills asked for by other processes (`tasks kill` while we own the task).
-            for key in await asyncio.to_thread(self.store.kill_requests, self.owner):
-                if key in self._runners and key not in self._killed:
-                    self._kill_here(key)
-            if time.monotonic() - last_takeover >= TAKEOVER_EVERY_S:
+            take_over = time.monotonic() - last_takeover >= TAKEOVER_EVERY_S
+            if take_over:
                 last_takeover = time.monotonic()
-                self._take_over()
+            try:
+                await self._tick_once(take_over=take_over)
+            except DroveError as err:  # one bad moment of the store must not end the leases
+                log.warning("lease renewal deferred: %s", err)
+
+    async def _tick_once(self, *, take_over: bool) -> None:
+        await asyncio.to_thread(self.store.renew_all, self.owner, self.lease_ttl_s)
+        # Kills asked for by other processes (`tasks kill` while we own the task).
+        for key in await asyncio.to_thread(self.store.kill_requests, self.owner):
+            if key in self._runners and key not in self._killed:
+                self._kill_here(key)
+        if take_over:
+            self._take_over()
 
     def _take_over(self) -> None:
         """Drive every live task nobody holds a lease on (a restart: they were ours)."""
@@ -565,6 +574,10 @@ class Engine:
         self._probe_wanted[name].set()
         status = await self.probe_after(name, asked, until=asked + 60)
         return status or self._status[name]
+
+    def probed_at(self, name: str) -> float:
+        """When the host's latest probe started (0 when never)."""
+        return self._probed_at.get(name, 0.0)
 
     async def probe_after(self, name: str, since: float, *, until: float) -> HostStatus | None:
         """The first status of the host from a probe started after `since` (None by `until`)."""

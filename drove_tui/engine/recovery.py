@@ -34,22 +34,30 @@ async def reconcile(engine: Engine, record: TaskRecord) -> None:
         return
     since = record.updated_at
     grace = engine.inventory.settings.grace_period_s
-    status = await engine.probe_after(record.host, since, until=since + grace)
-    current = engine.store.get_task(record.app, record.task_id)
-    if current is None or current.state is not S.UNKNOWN:
-        return
-    if status is None or status.state is not HostState.ONLINE or status.facts is None:
-        if time.time() < since + grace:
+    # A task inherited UNKNOWN from a process that died long ago still gets the whole grace
+    # (and so at least one probe of its host) from this process.
+    until = max(since, engine.opened_at) + grace
+    while True:
+        status = await engine.probe_after(record.host, since, until=until)
+        current = engine.store.get_task(record.app, record.task_id)
+        if current is None or current.state is not S.UNKNOWN:
+            return
+        if status is not None and status.state is HostState.ONLINE and status.facts is not None:
+            break
+        if time.time() >= until:
+            why = status.reason if status is not None and status.reason else "no answer"
+            engine.move(
+                current,
+                S.LOST,
+                f"host {record.host} was not reachable for {grace:g} s ({why})",
+                result=TaskResult.lost(),
+                error=f"host {record.host} lost",
+            )
+            return
+        if status is None:
             return  # woken early (e.g. engine closing); drive() calls again
-        why = status.reason if status is not None and status.reason else "no answer"
-        engine.move(
-            current,
-            S.LOST,
-            f"host {record.host} was not reachable for {grace:g} s ({why})",
-            result=TaskResult.lost(),
-            error=f"host {record.host} lost",
-        )
-        return
+        # The host still fails: wait for a probe newer than this one (never spin on it).
+        since = max(since, engine.probed_at(record.host))
     name = executor.container_name(current.instance_id)
     found = next((c for c in status.facts.containers if c.name == name), None)
     settle(engine, current, found)
