@@ -61,6 +61,8 @@ _KILL_SCRIPT = (
     'live "$1" || exit 0; sleep 0.05; i=$((i+1)); done; k KILL "$1"; exit 0'
 )
 KILL_TIMEOUT_S = 10.0
+# What asyncssh raises when the connection dies under a running command.
+_CONNECTION_GONE = (asyncssh.ConnectionLost, asyncssh.DisconnectError, BrokenPipeError)
 CHANNEL_RETRY_MAX_S = 1.0
 CHANNEL_RETRY_TOTAL_S = 30.0
 
@@ -307,7 +309,7 @@ class SshTransport:
 
                 out, err, _ = await asyncio.gather(proc.stdout.read(), proc.stderr.read(), feed())
                 await proc.wait_closed()
-            except (asyncssh.ConnectionLost, asyncssh.DisconnectError, BrokenPipeError) as lost:
+            except _CONNECTION_GONE as lost:
                 state["proc"] = None  # no way left to reach it
                 await self._forget(lost)
             state["proc"] = None  # finished: nothing to kill
@@ -354,9 +356,13 @@ class SshTransport:
                 async with asyncio.timeout_at(deadline):
                     proc = await self._process(wrap(cmd).line())
                     state["proc"] = proc
-                    pgid, head = await self._pgid(proc)
-                    state["pgid"] = pgid
-                    proc.stdin.write_eof()
+                    try:
+                        pgid, head = await self._pgid(proc)
+                        state["pgid"] = pgid
+                        proc.stdin.write_eof()
+                    except _CONNECTION_GONE as lost:
+                        state["proc"] = None  # no way left to reach it
+                        await self._forget(lost)  # raises Unreachable, as run() does
                 if head:
                     yield "stderr", head.rstrip(b"\n")
                 readers = [

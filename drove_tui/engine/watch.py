@@ -14,8 +14,9 @@ import time
 from typing import TYPE_CHECKING
 
 from drove_tui.cluster.probe import probe
-from drove_tui.cluster.transport import TransportError
+from drove_tui.cluster.transport import CommandTimeout, TransportError
 from drove_tui.engine import executor
+from drove_tui.errors import DroveError
 from drove_tui.models.host import HostState, HostStatus
 from drove_tui.models.inventory import HostConfig
 
@@ -45,7 +46,10 @@ async def watch_host(engine: Engine, host: HostConfig) -> None:
             elif stream is not None:
                 stream.cancel()
                 stream = None
-            engine.on_probe(status, started)
+            try:
+                engine.on_probe(status, started)
+            except DroveError as err:  # e.g. the store is busy: the next probe tries again
+                log.warning("probe of %s not taken in: %s", host.name, err)
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(engine.inventory.settings.probe_interval_s):
                     await wanted.wait()
@@ -65,11 +69,12 @@ async def probe_status(
         interval = engine.inventory.settings.probe_interval_s
         timeout = min(PROBE_TIMEOUT_MAX_S, max(PROBE_TIMEOUT_MIN_S, 3 * interval))
         facts = await probe(transport, host, timeout=timeout)
-    except TransportError as err:
+    except (DroveError, ValueError, KeyError, IndexError) as err:
+        # Any failure is this host's state, never the end of its watcher.
         return HostStatus(
             name=host.name,
             state=HostState.UNREACHABLE,
-            reason=str(err),
+            reason=_failure(err, timeout),
             facts=None,
             last_ok=last_ok,
             checked_at=started,
@@ -90,6 +95,15 @@ async def probe_status(
         last_ok=started,
         checked_at=started,
     )
+
+
+def _failure(err: Exception, timeout: float) -> str:
+    """The host's reason for a failed probe, in one line."""
+    if isinstance(err, CommandTimeout):  # its own message quotes the whole probe script
+        return f"no answer to the probe within {timeout:g} s"
+    if isinstance(err, DroveError):
+        return str(err)
+    return f"unreadable probe answer: {err!r}"
 
 
 async def stream_exits(engine: Engine, host: HostConfig, *, since: float) -> None:
