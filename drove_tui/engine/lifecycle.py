@@ -229,12 +229,14 @@ async def _no_room(engine: Engine, record: TaskRecord, why: str) -> None:
     reason = f"{record.host} has no room right now ({why}); waiting"
     record = engine.set_reason(record, reason)
     while time.time() < deadline:
-        token = engine.room.token()
+        token = engine.room.token()  # a kill fires it too
+        if engine.is_killed(record):
+            return  # drive() runs STARTING again, which ends a killed task
         await engine.fresh_probe(host)
         spec = record.spec
         # The same host: its image is there.
         request = Request(record.app, spec.cpu_count, spec.memory_mb, spec.placement_policy, host)
-        got = place(request, engine.host_views())
+        got = place(request, engine.host_views(), strategy=engine.inventory.settings.placement)
         if not isinstance(got, NoFit):
             engine.reserve(record, got)
             if engine.store.update_fields(
