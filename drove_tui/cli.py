@@ -121,6 +121,16 @@ def _version() -> str:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    if args.run is not None and args.command:
+        parser.error(
+            f"--run SPEC runs a task; it cannot be combined with the {args.command!r} command"
+        )
+    run_only = ("fan_out", "parallel", "detach", "fail_fast", "timeout", "kill_on_interrupt")
+    if args.run is None and not args.command and any(getattr(args, f) for f in (*run_only, "json")):
+        parser.error(
+            "--fan-out, --parallel, --detach, --json, --fail-fast, --timeout and "
+            "--kill-on-interrupt need --run SPEC"
+        )
     try:
         if args.run is not None:
             from drove_tui.commands import run
@@ -129,8 +139,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         if getattr(args, "handler", None) is not None:
             code: int = args.handler(args)
             return code
-        if any(getattr(args, flag) for flag in ("fan_out", "detach", "json", "fail_fast")):
-            parser.error("--fan-out, --detach, --json and --fail-fast need --run SPEC")
         # The TUI is loaded by name so that the headless path never imports Textual.
         app = importlib.import_module("drove_tui.tui.app")
         tui_code: int = app.run_app(args)

@@ -36,6 +36,7 @@ ANSIBLE_FIELDS = {
 }
 SSH_CONNECTIONS = frozenset({"ssh", "smart", "paramiko", "paramiko_ssh"})
 _RANGE = re.compile(r"\[([0-9]+):([0-9]+)\]")
+MAX_RANGE = 10_000
 _PROXY = re.compile(r"(?:-J\s*|ProxyJump[= ])(\S+)")
 
 
@@ -57,7 +58,12 @@ class _Tree:
 
     def add_host(self, group: str, name: str, where: str, host_vars: dict[str, Any]) -> None:
         self.group(group)
-        for expanded in expand_range(name):
+        try:
+            names = expand_range(name)
+        except ValueError as err:
+            self.errors.append(f"{where}: {err}")
+            return
+        for expanded in names:
             if expanded not in self.members[group]:
                 self.members[group].append(expanded)
             self.hosts.setdefault(expanded, []).append((where, host_vars))
@@ -69,6 +75,11 @@ def expand_range(name: str) -> list[str]:
     if match is None:
         return [name]
     start, end = match.group(1), match.group(2)
+    if int(end) < int(start) or int(end) - int(start) >= MAX_RANGE:
+        raise ValueError(
+            f"host range {name!r}: write [FIRST:LAST] with FIRST <= LAST and at most "
+            f"{MAX_RANGE} hosts"
+        )
     width = len(start) if start.startswith("0") else 0
     names: list[str] = []
     for number in range(int(start), int(end) + 1):
@@ -125,7 +136,10 @@ def _structured(name: str, value: Any) -> Any:
     if not isinstance(value, str) or name not in ("tags", "labels", "known_hosts"):
         return value
     if value.lstrip().startswith(("{", "[")):
-        return yaml.safe_load(value)
+        try:
+            return yaml.safe_load(value)
+        except yaml.YAMLError:
+            return value  # left as text: validation then names the variable and its value
     items = [item.strip() for item in value.split(",") if item.strip()]
     if name == "known_hosts":
         return items
@@ -172,10 +186,16 @@ def _yaml_group(tree: _Tree, doc: Document, name: str, body: Any, path: tuple[st
             host_vars = None
         tree.add_host(name, str(host), host_where, to_fields(host_vars or {}, host_where, tree))
     group_vars = body.get("vars") or {}
+    vars_where = _where(doc, (*path, "vars"))
     if isinstance(group_vars, dict):
-        vars_where = _where(doc, (*path, "vars"))
         tree.group_vars[name].append((vars_where, to_fields(group_vars, vars_where, tree)))
-    for child, child_body in (body.get("children") or {}).items():
+    else:
+        tree.errors.append(f"{vars_where}: vars is a mapping of name: value")
+    children = body.get("children") or {}
+    if not isinstance(children, dict):
+        tree.errors.append(f"{_where(doc, (*path, 'children'))}: children is a mapping of groups")
+        children = {}
+    for child, child_body in children.items():
         if str(child) not in tree.children[name]:
             tree.children[name].append(str(child))
         _yaml_group(tree, doc, str(child), child_body, (*path, "children", str(child)))
@@ -187,7 +207,9 @@ def _where(doc: Document, path: tuple[str, ...]) -> str:
 
 
 def _settings(doc: Document, tree: _Tree) -> InventorySettings:
-    raw = ((doc.data.get("all") or {}).get("vars") or {}).get("drove_settings")
+    top = doc.data.get("all") if isinstance(doc.data, dict) else None
+    all_vars = top.get("vars") if isinstance(top, dict) else None
+    raw = all_vars.get("drove_settings") if isinstance(all_vars, dict) else None
     if raw is None:
         return InventorySettings()
     try:

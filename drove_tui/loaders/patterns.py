@@ -22,6 +22,8 @@ def select_hosts(inventory: Inventory, pattern: str | None = None) -> list[HostC
     if pattern is None or not pattern.strip():
         return list(inventory.hosts)
     terms = [t.strip() for t in pattern.split(",") if t.strip()]
+    if not terms:  # ',' must not quietly mean every host
+        raise InvalidInput(f"host pattern {pattern!r} names no host; give a name, group or tag:")
     selected: set[str] = set()
     if all(term.startswith("!") for term in terms):
         selected = {h.name for h in inventory.hosts}  # only exclusions: start from all

@@ -53,8 +53,12 @@ def rule_problem(rule: str) -> str | None:
     except CELParseError as err:
         first = str(err).splitlines()[0] if str(err) else rule
         return f"is not a valid CEL expression (near {first!r})"
+    except RecursionError:
+        return "is nested too deeply; write it flatter"
     try:
         result = program.evaluate(_activation(_SAMPLE_FACTS))
+    except RecursionError:
+        return "is nested too deeply; write it flatter"
     except CELEvalError as err:
         reason = str(err.args[0]) if err.args else str(err)
         unknown = _UNDECLARED.search(reason)
@@ -77,7 +81,7 @@ def evaluate_rule(rule: str, facts: dict[str, Any]) -> bool:
 
     try:
         result = _program(rule).evaluate(_activation(facts))
-    except (CELEvalError, CELParseError):
+    except (CELEvalError, CELParseError, RecursionError):
         return False
     return isinstance(result, BoolType) and bool(result)
 

@@ -59,7 +59,7 @@ __all__ = [
 ID_PATTERN = r"^[A-Za-z0-9_-]+$"
 MAX_ARGS_LENGTH = 2048
 # Env names whose values masked() hides (Drove has no secret marker of its own).
-SECRET_ENV = re.compile(r"PASSWORD|SECRET|TOKEN|KEY|CREDENTIAL", re.IGNORECASE)
+SECRET_ENV = re.compile(r"PASS|SECRET|TOKEN|KEY|CREDENTIAL|AUTH", re.IGNORECASE)
 
 
 class DockerCoordinates(DroveModel):
@@ -231,7 +231,7 @@ class TaskSpec(DroveModel):
 
     def masked(self) -> TaskSpec:
         """A copy safe to store and show: inline config data, HTTP credentials and env
-        values whose name looks secret (PASSWORD, SECRET, TOKEN, KEY, CREDENTIAL) hidden."""
+        values whose name looks secret (PASS, SECRET, TOKEN, KEY, CREDENTIAL, AUTH) hidden."""
         env = {k: ("<masked>" if SECRET_ENV.search(k) and v else v) for k, v in self.env.items()}
         configs = [mask_config(c) for c in self.configs]
         return self.model_copy(update={"env": env, "configs": configs})
