@@ -236,6 +236,13 @@ def _split_state_values(args: argparse.Namespace) -> tuple[set[TaskState], str |
             f"--state was given two state files ({files[0]}, {files[1]}); "
             f"give one (task states are {STATE_NAMES})."
         )
+    if files and not os.path.lexists(files[0]) and not any(c in files[0] for c in "/."):
+        # A bare word that is neither a state nor an existing file: a mistyped state name
+        # (a path to a store not made yet still lists nothing, as for every command).
+        raise InvalidInput(
+            f"--state {files[0]!r} is neither a task state ({STATE_NAMES}) nor an existing "
+            "state file"
+        )
     state_file = files[0] if files else _state_option(args)
     return states, state_file
 

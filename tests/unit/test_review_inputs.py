@@ -74,3 +74,8 @@ def test_a_rule_nested_too_deeply_is_refused(
     assert code == 2, out
     assert "nested too deeply" in out.err + out.out
     assert "Traceback" not in out.err + out.out
+
+
+def test_tasks_list_with_a_mistyped_state_is_refused(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["tasks", "list", "--state", "RUNNIN"]) == 2
+    assert "neither a task state" in capsys.readouterr().err
