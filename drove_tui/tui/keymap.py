@@ -137,6 +137,8 @@ def load_keymap(path: Path | None = None) -> dict[str, str]:
         return {}
     except OSError as err:
         raise InvalidInput(f"{path}: cannot read the key config ({err.strerror}).") from err
+    except UnicodeDecodeError:
+        raise InvalidInput(f"{path}: the key config is not UTF-8 text; fix or remove it.") from None
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as err:

@@ -42,3 +42,10 @@ def test_every_binding_id_is_documented() -> None:
     doc = (Path(__file__).parents[2] / "docs" / "tui.md").read_text()
     missing = [k.id for k in ALL_KEYS if f"`{k.id}`" not in doc]
     assert missing == []
+
+
+def test_a_key_config_that_is_not_utf8_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "keys.yaml"
+    path.write_bytes(b"tasks.kill: \xff\xfe\n")
+    with pytest.raises(InvalidInput, match="not UTF-8"):
+        load_keymap(path)
