@@ -162,7 +162,7 @@ def cmd_logs(args: argparse.Namespace) -> int:
 
 def _kept_logs(args: argparse.Namespace) -> LogStore:
     # The engine keeps task output beside the store (engine.Engine: `<state file>.logs`).
-    return LogStore(Path(f"{resolve_state_path(_state_option(args))}.logs"))
+    return LogStore.beside(resolve_state_path(_state_option(args)))
 
 
 def cmd_kill(args: argparse.Namespace) -> int:
@@ -296,8 +296,7 @@ def open_engine(args: argparse.Namespace) -> AbstractAsyncContextManager[Any]:
         ) from None
     from drove_tui.loaders.inventory_file import load_inventory
 
-    inventory_path = getattr(args, "inventory", None) or os.environ.get("DROVE_TUI_INVENTORY")
-    inventory = load_inventory(inventory_path)
+    inventory = load_inventory(getattr(args, "inventory", None))  # falls back to the env var
     opened: AbstractAsyncContextManager[Any] = engine_module.Engine.open(
         inventory, _state_option(args)
     )

@@ -36,13 +36,6 @@ def _lazy(name: str) -> Callable[[argparse.Namespace], int]:
     return handler
 
 
-def __getattr__(name: str) -> Any:
-    """Old names (cmd_list, ...) still resolve, from the implementation module."""
-    from drove_tui.commands import task_actions
-
-    return getattr(task_actions, name)
-
-
 def register(subparsers: Any, common: argparse.ArgumentParser) -> None:
     """Add `tasks` and its subcommands to the root parser."""
     tasks = subparsers.add_parser(

@@ -17,7 +17,6 @@ import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable
 from contextlib import asynccontextmanager
-from pathlib import Path
 from typing import Any
 
 from drove_tui.cluster.pool import Cluster
@@ -54,7 +53,7 @@ class Engine:
         self.inventory = inventory
         self.store = store
         self.cluster = Cluster(inventory)
-        self.logs_store = LogStore(Path(store.path + ".logs"))
+        self.logs_store = LogStore.beside(store.path)
         self.owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
         self.lease_ttl_s = lease_ttl_s
         self.room = Signal()  # fired when capacity may have freed

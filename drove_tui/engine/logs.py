@@ -48,6 +48,11 @@ class LogStore:
         self.root = root
         self.max_bytes = max_bytes
 
+    @classmethod
+    def beside(cls, state_path: str | Path) -> LogStore:
+        """The kept logs of the store at `state_path` (in `<state>.logs/`)."""
+        return cls(Path(f"{state_path}.logs"))
+
     def path(self, app: str, task_id: str) -> Path:
         """Where the task's output is kept."""
         return self.root / app / f"{task_id}.log"

@@ -121,9 +121,7 @@ class CreateScreen(ModalScreen[None]):
 
     def show_errors(self, err: DroveError) -> None:
         """Show the problem and each detail (field path first) under the form."""
-        lines = [f"[b red]{err.args[0] if err.args else err}[/]"]
-        lines += [f"[red]  • {d}[/]" for d in getattr(err, "details", [])]
-        self.query_one("#errors", Static).update("\n".join(lines))
+        self.query_one("#errors", Static).update(error_markup(err))
 
     def action_submit(self) -> None:
         path = self.query_one("#path", Input).value
@@ -152,3 +150,10 @@ class CreateScreen(ModalScreen[None]):
         drove.note_task(record)
         self.dismiss(None)
         drove.push_screen(DetailScreen(key))
+
+
+def error_markup(err: DroveError) -> str:
+    """A form's error text: the problem, then each detail (field path first)."""
+    lines = [f"[b red]{err.args[0] if err.args else err}[/]"]
+    lines += [f"[red]  • {d}[/]" for d in getattr(err, "details", [])]
+    return "\n".join(lines)

@@ -20,7 +20,7 @@ from drove_tui.models.operation import ClusterOpSpec
 from drove_tui.models.spec import TaskSpec
 from drove_tui.tui.keymap import FANOUT_KEYS, FANOUT_SETUP_KEYS, bindings
 from drove_tui.tui.rows import MEANING_STYLE, Cell, meaning, task_key
-from drove_tui.tui.screens._create import PathSuggester, op_spec_for
+from drove_tui.tui.screens._create import PathSuggester, error_markup, op_spec_for
 from drove_tui.tui.widgets import Column, RowTable, StatusLine
 from drove_tui.tui.widgets._status import state_counts
 
@@ -90,10 +90,7 @@ class FanoutSetupScreen(ModalScreen[None]):
             loaded = load_spec(path)
             op_spec = op_spec_for(loaded, self.query_one("#timeout", Input).value)
         except DroveError as err:
-            details = getattr(err, "details", [])
-            errors.update(
-                "\n".join([f"[b red]{err.args[0]}[/]"] + [f"[red]  • {d}[/]" for d in details])
-            )
+            errors.update(error_markup(err))
             return
         ids = fan_out_task_ids(loaded.spec.task_id, hosts)
         keys = [task_key(loaded.spec.source_app_name, ids[h]) for h in hosts]
