@@ -104,6 +104,11 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--kill-on-interrupt", action="store_true", help="Ctrl-C kills the task (default: detach)"
     )
+    run.add_argument(
+        "--no-warm",
+        action="store_true",
+        help="run in this process, not on the warm server (also DROVE_TUI_WARM=0)",
+    )
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in COMMAND_MODULES:
         module = importlib.import_module(f"drove_tui.commands.{name}")
@@ -125,14 +130,27 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.error(
             f"--run SPEC runs a task; it cannot be combined with the {args.command!r} command"
         )
-    run_only = ("fan_out", "parallel", "detach", "fail_fast", "timeout", "kill_on_interrupt")
+    run_only = (
+        "fan_out",
+        "parallel",
+        "detach",
+        "fail_fast",
+        "timeout",
+        "kill_on_interrupt",
+        "no_warm",
+    )
     if args.run is None and not args.command and any(getattr(args, f) for f in (*run_only, "json")):
         parser.error(
-            "--fan-out, --parallel, --detach, --json, --fail-fast, --timeout and "
-            "--kill-on-interrupt need --run SPEC"
+            "--fan-out, --parallel, --detach, --json, --fail-fast, --timeout, "
+            "--kill-on-interrupt and --no-warm need --run SPEC"
         )
     try:
         if args.run is not None:
+            from drove_tui.commands import warm
+
+            warm_code = warm.run(args)
+            if warm_code is not None:
+                return warm_code
             from drove_tui.commands import run
 
             return run.run(args)

@@ -20,6 +20,11 @@ import pytest
 REPO = Path(__file__).resolve().parent.parent
 SANDBOX_SCRIPT = REPO / "scripts" / "sandbox"
 SANDBOX_HOSTS = 4
+# `drove-tui --run` in tests runs in its own process, as it did before the warm server
+# existed: tests that kill or signal that process mean the process that drives the task.
+# tests/integration/test_warm_run.py turns the warm server on for itself.
+os.environ["DROVE_TUI_WARM"] = "0"
+
 # Folders whose tests talk to real hosts; they get the `sandbox` marker automatically.
 SANDBOX_FOLDERS = ("integration", "tui")
 

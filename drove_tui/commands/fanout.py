@@ -13,7 +13,7 @@ import re
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 
-from drove_tui.commands.output import HumanOutput, JsonOutput, Output, SummaryRow
+from drove_tui.commands.output import SummaryRow, Terminal
 from drove_tui.commands.run import EngineAPI, RunOptions, TaskFollower, spinning
 from drove_tui.errors import DroveError, ExitCode, InvalidInput
 from drove_tui.models.inventory import Inventory
@@ -118,13 +118,17 @@ def plan_fan_out(inventory: Inventory, pattern: str, task_id: str) -> dict[str, 
 
 
 async def run_fan_out(
-    engine: EngineAPI, task_ids: Mapping[str, str], opts: RunOptions, stop: asyncio.Event
+    engine: EngineAPI,
+    task_ids: Mapping[str, str],
+    opts: RunOptions,
+    stop: asyncio.Event,
+    term: Terminal,
 ) -> int:
     """One task per host of `task_ids`, each pinned to its host; exit 0 only if all
     succeeded. Output lines are prefixed with the host, and a summary closes the run."""
     hosts = list(task_ids)
     parallel = opts.parallel or opts.parallel_default or len(hosts)
-    out: Output = JsonOutput() if opts.json else HumanOutput(hosts=hosts)
+    out = term.output(json=opts.json, hosts=hosts)
 
     async def run_one(host: str) -> SummaryRow:
         spec = opts.spec.model_copy(update={"task_id": task_ids[host]})

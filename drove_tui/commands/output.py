@@ -109,6 +109,37 @@ def summary_lines(rows: Sequence[SummaryRow]) -> list[str]:
     ]
 
 
+@dataclass(frozen=True)
+class Terminal:
+    """Where one run's output goes: this process's own streams, or the streams a warm
+    client handed to the warm server (commands/warm_server.py), with the client's NO_COLOR."""
+
+    stdout: TextIO
+    stderr: TextIO
+    no_colour: bool = False
+
+    @classmethod
+    def here(cls) -> Terminal:
+        """This process's stdout and stderr, and its NO_COLOR."""
+        return cls(sys.stdout, sys.stderr, bool(os.environ.get("NO_COLOR")))
+
+    def output(self, *, json: bool, hosts: Sequence[str] = ()) -> Output:
+        """The renderer for one run (or one fan-out over `hosts`)."""
+        if json:
+            return JsonOutput(self.stdout)
+        return HumanOutput(
+            self.stdout,
+            self.stderr,
+            hosts=hosts,
+            interactive=self._tty(self.stderr),
+            colour=self._tty(self.stdout),
+        )
+
+    def _tty(self, stream: TextIO) -> bool:
+        isatty = getattr(stream, "isatty", None)
+        return not self.no_colour and bool(isatty and isatty())
+
+
 class Output(Protocol):
     """What the run and fan-out code tell the person or program watching."""
 

@@ -20,7 +20,7 @@ from collections.abc import AsyncIterator, Collection
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
-from drove_tui.commands.output import HumanOutput, JsonOutput, Output
+from drove_tui.commands.output import HumanOutput, Output, Terminal
 from drove_tui.errors import DroveError, ExitCode, InvalidInput
 from drove_tui.models.operation import ClusterOpSpec
 from drove_tui.models.spec import Duration, TaskSpec
@@ -29,6 +29,7 @@ from drove_tui.models.task import TaskRecord
 
 if TYPE_CHECKING:
     from drove_tui.engine.events import Event, LogLine
+    from drove_tui.models.inventory import Inventory
 
 # How long the container's last lines may lag behind its terminal state before we stop
 # waiting for them (the engine keeps a local copy; `tasks logs` shows everything).
@@ -368,24 +369,44 @@ async def run_async(opts: RunOptions) -> int:
     from drove_tui.loaders.inventory_file import load_inventory
 
     inventory = load_inventory(opts.inventory)
-    task_ids: dict[str, str] = {}
-    if opts.fan_out is not None:
-        from drove_tui.commands.fanout import plan_fan_out, run_fan_out
-
-        task_ids = plan_fan_out(inventory, opts.fan_out, opts.spec.task_id)
+    # Checked before the store is opened: a wrong pattern leaves no trace.
+    task_ids = plan(inventory, opts)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     loop.add_signal_handler(signal.SIGINT, _interrupted, loop, stop)
     try:
         async with Engine.open(inventory, opts.state) as engine:
-            if task_ids:
-                return await run_fan_out(engine, task_ids, opts, stop)
-            out: Output = JsonOutput() if opts.json else HumanOutput()
-            async with spinning(out):
-                followed = await TaskFollower(engine, out, opts).run(opts.spec, stop=stop)
-            return followed.exit_code
+            return await run_on(engine, task_ids, opts, Terminal.here(), stop)
     finally:
         loop.remove_signal_handler(signal.SIGINT)
+
+
+def plan(inventory: Inventory, opts: RunOptions) -> dict[str, str]:
+    """Host -> task id of a fan-out (InvalidInput when its pattern is wrong); {} for one run."""
+    if opts.fan_out is None:
+        return {}
+    from drove_tui.commands.fanout import plan_fan_out
+
+    return plan_fan_out(inventory, opts.fan_out, opts.spec.task_id)
+
+
+async def run_on(
+    engine: EngineAPI,
+    task_ids: dict[str, str],
+    opts: RunOptions,
+    term: Terminal,
+    stop: asyncio.Event,
+) -> int:
+    """Run the task (or the fan-out of `task_ids`) on an open engine, showing it on `term`;
+    `stop` is Ctrl-C. Shared by this process's own run and the warm server."""
+    if task_ids:
+        from drove_tui.commands.fanout import run_fan_out
+
+        return await run_fan_out(engine, task_ids, opts, stop, term)
+    out = term.output(json=opts.json)
+    async with spinning(out):
+        followed = await TaskFollower(engine, out, opts).run(opts.spec, stop=stop)
+    return followed.exit_code
 
 
 def _interrupted(loop: asyncio.AbstractEventLoop, stop: asyncio.Event) -> None:

@@ -319,6 +319,10 @@ class Engine:
             record = self.get(record.app, record.task_id)
         return record
 
+    def driving(self) -> int:
+        """How many tasks this process drives now (a warm server stays while any)."""
+        return len(self._runners)
+
     def hosts(self) -> builtins.list[HostStatus]:
         """The latest status of every inventory host."""
         return [self._status[h.name] for h in self.inventory.hosts]

@@ -5,8 +5,8 @@ from __future__ import annotations
 import os
 
 from drove_tui.engine.store.base import IllegalTransition, Store, TaskExists, TaskNotTerminal
-from drove_tui.engine.store.paths import resolve_state_path
 from drove_tui.engine.store.sqlite import SqliteStore
+from drove_tui.paths import resolve_state_path
 
 __all__ = [
     "IllegalTransition",

@@ -11,7 +11,7 @@ import pytest
 from run_fakes import FakeEngine, options
 
 from drove_tui.commands import fanout
-from drove_tui.commands.output import HumanOutput, JsonOutput
+from drove_tui.commands.output import Terminal
 from drove_tui.errors import InvalidInput
 from drove_tui.models.inventory import HostConfig, Inventory
 
@@ -26,23 +26,22 @@ def plan(pattern: str, task_id: str = "job1") -> dict[str, str]:
 
 
 @pytest.fixture
-def captured(monkeypatch: pytest.MonkeyPatch) -> dict[str, io.StringIO]:
-    """Point the renderers run_fan_out makes at StringIOs (no terminal, no colour)."""
-    streams = {"out": io.StringIO(), "err": io.StringIO()}
+def captured() -> dict[str, io.StringIO]:
+    """StringIOs for the run's streams (no terminal, so no colour and no spinner)."""
+    return {"out": io.StringIO(), "err": io.StringIO()}
 
-    def human(**kw: Any) -> HumanOutput:
-        return HumanOutput(streams["out"], streams["err"], interactive=False, colour=False, **kw)
 
-    monkeypatch.setattr(fanout, "HumanOutput", human)
-    monkeypatch.setattr(fanout, "JsonOutput", lambda: JsonOutput(streams["out"]))
-    return streams
+def term(streams: dict[str, io.StringIO]) -> Terminal:
+    return Terminal(streams["out"], streams["err"])
 
 
 async def test_fan_out_pins_each_task_and_summarises_the_failing_host(
     engine: FakeEngine, captured: dict[str, io.StringIO]
 ) -> None:
     engine.autopilot = {"host1": 0, "host2": 7, "host3": 0}
-    code = await fanout.run_fan_out(engine, plan("all"), options(fan_out="all"), asyncio.Event())
+    code = await fanout.run_fan_out(
+        engine, plan("all"), options(fan_out="all"), asyncio.Event(), term(captured)
+    )
     assert code == 1
     pins = sorted((spec.task_id, pin) for spec, _, pin in engine.submits)
     assert pins == [("job1-host1", "host1"), ("job1-host2", "host2"), ("job1-host3", "host3")]
@@ -66,7 +65,10 @@ async def test_fan_out_exits_zero_when_every_host_succeeded(
 ) -> None:
     engine.autopilot = {"host1": 0, "host2": 0, "host3": 0}
     opts = options(fan_out="host1,host3")
-    assert await fanout.run_fan_out(engine, plan("host1,host3"), opts, asyncio.Event()) == 0
+    assert (
+        await fanout.run_fan_out(engine, plan("host1,host3"), opts, asyncio.Event(), term(captured))
+        == 0
+    )
     assert sorted(pin for _, _, pin in engine.submits) == ["host1", "host3"]
 
 
@@ -75,7 +77,7 @@ async def test_fan_out_json_lines_carry_the_host_and_end_with_the_summary(
 ) -> None:
     engine.autopilot = {"host1": 0, "host2": 3, "host3": 0}
     opts = options(fan_out="all", json=True)
-    assert await fanout.run_fan_out(engine, plan("all"), opts, asyncio.Event()) == 1
+    assert await fanout.run_fan_out(engine, plan("all"), opts, asyncio.Event(), term(captured)) == 1
     lines = [json.loads(x) for x in captured["out"].getvalue().splitlines()]
     logs = [x for x in lines if x.get("event") == "log"]
     assert {x["host"] for x in logs} == {"host1", "host2", "host3"}
@@ -97,9 +99,11 @@ async def test_operation_parallelism_is_the_default_bound(
     monkeypatch.setattr(fanout, "fan_out", spy)
     engine.autopilot = {"host1": 0, "host2": 0, "host3": 0}
     opts = options(fan_out="all", parallel_default=2)
-    await fanout.run_fan_out(engine, plan("all"), opts, asyncio.Event())
+    await fanout.run_fan_out(engine, plan("all"), opts, asyncio.Event(), term(captured))
     assert seen["parallel"] == 2
-    await fanout.run_fan_out(engine, plan("all", "other"), options(fan_out="all"), asyncio.Event())
+    await fanout.run_fan_out(
+        engine, plan("all", "other"), options(fan_out="all"), asyncio.Event(), term(captured)
+    )
     assert seen["parallel"] == 3  # no operation spec, no --parallel: all hosts at once
 
 

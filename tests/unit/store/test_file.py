@@ -14,11 +14,11 @@ from pathlib import Path
 import pytest
 
 from drove_tui.engine.store.migrations import MIGRATIONS, Migration
-from drove_tui.engine.store.paths import resolve_state_path
 from drove_tui.engine.store.sqlite import SqliteStore
 from drove_tui.engine.store.sqlite_file import _create, open_connection
 from drove_tui.errors import ExitCode, StoreError
 from drove_tui.models.task import TaskRecord
+from drove_tui.paths import resolve_state_path
 
 RecordFactory = Callable[..., TaskRecord]
 

@@ -1,4 +1,5 @@
-"""Where the state file lives: --state, else DROVE_TUI_STATE, else the XDG state directory."""
+"""Where our files live: the state file (--state, else DROVE_TUI_STATE, else the XDG state
+directory). Standard library only: the warm client resolves these before anything heavy loads."""
 
 from __future__ import annotations
 

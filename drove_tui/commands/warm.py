@@ -1,0 +1,341 @@
+"""The warm path of `drove-tui --run`: hand the run to a warm server that keeps this store's
+engine open (SSH connections up, hosts probed, images known), as ssh's ControlPersist keeps
+a master connection. The first run starts the server; it exits after DROVE_TUI_WARM seconds
+(default 60) with no run and no task to drive. docs/cli.md#warm-server says it for users.
+
+This module is the client. It imports only the standard library (plus errors and paths), so a
+warm run costs the interpreter's start, the parser, and one Unix-socket round trip. The client
+hands the server its stdout, stderr and working directory as descriptors (SCM_RIGHTS), so the
+server writes straight to the user's terminal or pipe, colours and spinner included, and
+reads relative paths where the user stands. Ctrl-C is forwarded; the exit code comes back.
+
+Anything that keeps the warm path from working (no private runtime directory, a server that
+does not start or answer) falls back to running in this process: the warm server is an
+accelerator, never the only way.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import contextlib
+import hashlib
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+from drove_tui.errors import ExitCode, InvalidInput
+from drove_tui.paths import resolve_state_path
+
+ENV = "DROVE_TUI_WARM"
+INVENTORY_ENV = "DROVE_TUI_INVENTORY"
+DEFAULT_IDLE_S = 60.0
+MAX_IDLE_S = 7 * 86400.0
+START_TIMEOUT_S = 30.0  # a cold interpreter on a loaded machine
+ACCEPT_TIMEOUT_S = 10.0
+STDIN_LIMIT = 8 * 1024 * 1024  # the spec loader refuses far less than this with a sentence
+ANOTHER_SERVER = 75  # the server's exit status when another one holds the lock
+PROTOCOL = 1
+# The run options the server needs (cli.py's names); everything else stays here.
+RUN_FIELDS = (
+    "run",
+    "fan_out",
+    "parallel",
+    "fail_fast",
+    "detach",
+    "json",
+    "timeout",
+    "kill_on_interrupt",
+)
+
+
+class UnavailableError(Exception):
+    """The warm path cannot be used here; the run goes on in this process."""
+
+
+def idle_seconds(environ: Mapping[str, str]) -> float | None:
+    """How long a warm server stays after its last run; None when warm runs are off."""
+    raw = environ.get(ENV, "").strip()
+    if raw == "":
+        return DEFAULT_IDLE_S
+    if raw.lower() in ("off", "no", "false"):
+        return None
+    try:
+        seconds = float(raw)
+    except ValueError:
+        raise InvalidInput(
+            f"{ENV}={raw!r}: give the seconds a warm server stays after its last run "
+            "(e.g. 60), or 0 to run every task in its own process"
+        ) from None
+    if not 0 <= seconds <= MAX_IDLE_S:
+        raise InvalidInput(f"{ENV}={raw!r}: give 0 to {MAX_IDLE_S:g} seconds")
+    return seconds or None
+
+
+@dataclass(frozen=True)
+class Place:
+    """Where the warm server of one (state file, inventory, code) lives."""
+
+    key: str
+    socket: Path
+    lock: Path
+    log: Path
+    state: Path  # absolute
+    inventory: str | None  # as the user gave it (flag or environment)
+
+
+def locate(args: argparse.Namespace, environ: Mapping[str, str]) -> Place:
+    """The server for this run's store and inventory. Its key changes when the inventory,
+    ~/.ssh/config or drove-tui's own code changes, so a stale server is never used: a new
+    one starts, and the old one leaves when idle."""
+    state = Path(os.path.abspath(resolve_state_path(getattr(args, "state", None), environ)))
+    inventory = getattr(args, "inventory", None) or environ.get(INVENTORY_ENV) or None
+    parts = [
+        str(PROTOCOL),
+        str(os.getuid()),
+        sys.executable,
+        str(state),
+        _identity(inventory),
+        _identity(str(Path.home() / ".ssh" / "config")),
+        _code_stamp(),
+    ]
+    key = hashlib.sha256("\0".join(parts).encode()).hexdigest()[:24]
+    base = runtime_dir(environ)
+    return Place(
+        key,
+        base / f"{key}.sock",
+        base / f"{key}.lock",
+        base / f"{key}.log",
+        state,
+        inventory,
+    )
+
+
+def runtime_dir(environ: Mapping[str, str]) -> Path:
+    """$XDG_RUNTIME_DIR/drove-tui, else /tmp/drove-tui-UID: created 0700, and refused unless
+    it is a real directory of ours that nobody else can enter."""
+    xdg = environ.get("XDG_RUNTIME_DIR", "")
+    if xdg and Path(xdg).is_absolute() and Path(xdg).is_dir():
+        base = Path(xdg) / "drove-tui"
+    else:
+        base = Path("/tmp") / f"drove-tui-{os.getuid()}"
+    with contextlib.suppress(FileExistsError):
+        base.mkdir(mode=0o700)
+    info = base.lstat()
+    if not base.is_dir() or base.is_symlink():
+        raise UnavailableError(f"{base} is not a directory")
+    if info.st_uid != os.getuid() or info.st_mode & 0o077:
+        raise UnavailableError(f"{base} is not private to this user (owner and mode 0700 needed)")
+    return base
+
+
+def _identity(path: str | None) -> str:
+    if path is None:
+        return "-"
+    full = os.path.abspath(os.path.expanduser(path))
+    try:
+        st = os.stat(full)
+    except OSError:
+        return f"{full} missing"
+    return f"{full} {st.st_ino} {st.st_size} {st.st_mtime_ns}"
+
+
+def _code_stamp() -> str:
+    """Changes whenever any module of drove-tui changes (an upgrade, an edit)."""
+    root = Path(__file__).resolve().parent.parent
+    newest = 0
+    count = 0
+    for folder, _, files in os.walk(root):
+        for name in files:
+            if name.endswith(".py"):
+                newest = max(newest, os.stat(os.path.join(folder, name)).st_mtime_ns)
+                count += 1
+    return f"{root} {count} {newest}"
+
+
+def run(args: argparse.Namespace) -> int | None:
+    """Run `--run` on the warm server; None when it should run in this process instead."""
+    idle = idle_seconds(os.environ)
+    if idle is None or getattr(args, "no_warm", False):
+        return None
+    try:
+        place = locate(args, os.environ)
+        request = _request(args, place)
+    except (UnavailableError, OSError) as err:
+        print(f"drove-tui: no warm server ({err}); running in this process", file=sys.stderr)
+        return None
+    conn = _connect(place.socket)
+    if conn is None:
+        conn = _start(place, idle)
+        if conn is None:
+            return None
+    with conn:
+        return _converse(conn, request, place)
+
+
+def _request(args: argparse.Namespace, place: Place) -> bytes:
+    fields: dict[str, object] = {name: getattr(args, name, None) for name in RUN_FIELDS}
+    body: dict[str, object] = {
+        "v": PROTOCOL,
+        "key": place.key,
+        "options": fields,
+        "inventory": place.inventory,
+        "state": getattr(args, "state", None),
+        "no_colour": bool(os.environ.get("NO_COLOR")),
+    }
+    if args.run == "-":
+        # Read here: the server must never block on a slow pipe of ours.
+        body["stdin"] = base64.b64encode(sys.stdin.buffer.read(STDIN_LIMIT)).decode()
+    return json.dumps(body).encode() + b"\n"
+
+
+def _connect(path: Path) -> socket.socket | None:
+    conn = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        with address(path) as where:
+            conn.connect(where)
+    except OSError:
+        conn.close()
+        return None
+    return conn
+
+
+@contextlib.contextmanager
+def address(path: Path) -> Iterator[str]:
+    """`path` as a socket address. Addresses are limited to 107 bytes; a longer path is
+    reached through a descriptor of its directory (/proc/self/fd/N/NAME)."""
+    if len(os.fsencode(path)) < 100:
+        yield str(path)
+        return
+    folder = os.open(path.parent, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        yield f"/proc/self/fd/{folder}/{path.name}"
+    finally:
+        os.close(folder)
+
+
+def _start(place: Place, idle: float) -> socket.socket | None:
+    """Start the server (detached, in its own session) and connect once it listens."""
+    cmd = [
+        sys.executable,
+        "-P",  # never import from the user's working directory
+        "-m",
+        "drove_tui.commands.warm_server",
+        "--socket",
+        str(place.socket),
+        "--lock",
+        str(place.lock),
+        "--state",
+        str(place.state),
+        "--idle",
+        f"{idle:g}",
+        "--key",
+        place.key,
+    ]
+    if place.inventory is not None:
+        cmd += ["--inventory", place.inventory]
+    fd = os.open(place.log, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+    try:
+        proc = subprocess.Popen(
+            cmd, stdin=subprocess.DEVNULL, stdout=fd, stderr=fd, start_new_session=True
+        )
+    except OSError:
+        return None
+    finally:
+        os.close(fd)
+    deadline = time.monotonic() + START_TIMEOUT_S
+    while time.monotonic() < deadline:
+        conn = _connect(place.socket)
+        if conn is not None:
+            return conn
+        status = proc.poll()
+        if status is not None and status != ANOTHER_SERVER:
+            if not 2 <= status < 10:  # bad input (exit 2, ...) is told by this process
+                print(
+                    f"drove-tui: the warm server did not start (its log: {place.log}); "
+                    "running in this process",
+                    file=sys.stderr,
+                )
+            return None
+        time.sleep(0.01)
+    return None
+
+
+def _converse(conn: socket.socket, request: bytes, place: Place) -> int | None:
+    """Send the request with our stdout, stderr and working directory; forward Ctrl-C;
+    return the exit code the server sends (None: not accepted, run here instead)."""
+    cwd = os.open(".", os.O_RDONLY)
+    try:
+        fds = [_usable(1), _usable(2), cwd]
+        try:
+            socket.send_fds(conn, [request], fds)
+        finally:
+            for fd in fds[:2]:
+                if fd > 2:
+                    os.close(fd)
+    except OSError:
+        return None
+    finally:
+        os.close(cwd)
+    lines = _lines(conn)
+    conn.settimeout(ACCEPT_TIMEOUT_S)
+    try:
+        first = next(lines, None)
+    except OSError:
+        return None
+    if first is None or not first.get("accepted"):
+        return None  # refused (a stale key) or silent: nothing was started
+    conn.settimeout(None)
+    interrupts = 0
+
+    def interrupted(signum: int, frame: FrameType | None) -> None:
+        nonlocal interrupts
+        interrupts += 1
+        if interrupts > 1:
+            raise KeyboardInterrupt  # the second Ctrl-C leaves at once, as without a server
+        with contextlib.suppress(OSError):
+            conn.sendall(b"INT\n")
+
+    previous = signal.signal(signal.SIGINT, interrupted)
+    try:
+        for message in lines:
+            if "exit" in message:
+                return int(message["exit"])
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    print(
+        f"drove-tui: lost the warm server before the run ended (its log: {place.log}); "
+        "the task may go on: see `drove-tui tasks list`",
+        file=sys.stderr,
+    )
+    return int(ExitCode.FAILED)
+
+
+def _usable(fd: int) -> int:
+    """`fd` itself, or /dev/null when this process was started with it closed."""
+    try:
+        os.fstat(fd)
+    except OSError:
+        return os.open(os.devnull, os.O_WRONLY)
+    return fd
+
+
+def _lines(conn: socket.socket) -> Iterator[dict[str, Any]]:
+    buffer = b""
+    while True:
+        while b"\n" in buffer:
+            line, _, buffer = buffer.partition(b"\n")
+            yield json.loads(line)
+        chunk = conn.recv(4096)
+        if not chunk:
+            return
+        buffer += chunk
