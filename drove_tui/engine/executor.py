@@ -1,9 +1,9 @@
 """The docker command lines of a task's life, all built through `Command` (quoted part by part).
 
 Few round trips per task matter (each is an SSH channel): the pull is skipped when the image
-is present; the host lock, the capacity re-check, `docker create` and `docker start` are one
-script; the log capture and the removal are another. Secrets never reach a command line:
-the environment goes through `--env-file /dev/stdin`.
+is present; the host lock, the capacity re-check and `docker run --detach` (create and start
+in one docker call) are one script; the log capture and the removal are another. Secrets
+never reach a command line: the environment goes through `--env-file /dev/stdin`.
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ MANAGED_LABEL = "drove.managed=1"
 LOCK_TIMEOUT = 75  # another process held the host lock too long
 NO_ROOM = 76  # the live containers on the host leave no room for this allocation
 ALREADY_EXISTS = 77  # the deterministic name is taken: this task's container exists already
-START_FAILED = 78  # created, but `docker start` failed (stdout: the id, stderr: docker's text)
+START_FAILED = 78  # created, but it did not start (stderr: docker's text)
 
 # $1 docker prefix (word-split on purpose: "sudo docker"), $2 image.
 PULL_SCRIPT = """d=$1; img=$2
@@ -66,10 +66,16 @@ printf '%s\\n' "$census" | awk -v me="$name" -v want="$want" -v numa="$numa" -v 
     if (held + mem > cap) {
       print "only " (cap - held) " MB are free on NUMA node " numa > "/dev/stderr"; exit 76 }
   }' || exit $?
-id=$($d create "$@") || exit 1
-echo "$id"
-[ "$start" = 1 ] || exit 0
-$d start "$name" </dev/null >/dev/null || exit 78
+if [ "$start" != 1 ]; then
+  id=$($d create "$@") || exit 1
+  echo "$id"
+  exit 0
+fi
+# One docker call creates and starts (as `docker run` does); a container that exists after a
+# failure was created but did not start.
+id=$($d run --detach "$@") && { echo "$id"; exit 0; }
+$d container inspect --format . "$name" </dev/null >/dev/null 2>&1 && exit 78
+exit 1
 """
 
 # $1 prefix $2 container: print its log with timestamps, then remove it with its volumes;
