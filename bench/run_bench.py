@@ -7,6 +7,10 @@
     `ssh host docker run --rm IMAGE true` in parallel vs
     `ansible all -f N -m shell -a 'docker run --rm IMAGE true'`.
 
+drove-tui is measured twice: as people run it (the warm server of docs/cli.md#warm-server,
+started by the warm-up run, as Ansible's ControlPersist master is by its warm-up run) and
+with DROVE_TUI_WARM=0 (every run a cold process that connects and probes by itself).
+
 Goals: (a) within 1.5x of ssh; (b) within 1.2x of parallel ssh and 3x faster than Ansible.
 
     DROVE_SANDBOX_DIR=/var/tmp/sb-runbench DROVE_SANDBOX_SUBNET=127.0.10 \\
@@ -147,6 +151,10 @@ def main() -> int:
     state = work / "state.db"
     common = ["-i", str(root / "inventory.yaml"), "--state", str(state)]
     env = {**os.environ, "NO_COLOR": "1", "ANSIBLE_HOST_KEY_CHECKING": "False"}
+    runtime = work / "runtime"
+    runtime.mkdir(mode=0o700)
+    warm = {**env, "DROVE_TUI_WARM": "600", "XDG_RUNTIME_DIR": str(runtime)}
+    cold = {**env, "DROVE_TUI_WARM": "0"}
     results: dict[str, dict[str, float | str]] = {}
 
     def docker_run(host: str) -> list[str]:
@@ -154,8 +162,13 @@ def main() -> int:
 
     results["ssh1"] = series("a. ssh docker run", lambda: timed(docker_run(hosts[0])), args.repeat)
     results["drove1"] = series(
-        "a. drove-tui --run",
-        lambda: timed([*drove, "--run", str(trivial_spec(work, image)), *common], env),
+        "a. drove-tui --run (warm server)",
+        lambda: timed([*drove, "--run", str(trivial_spec(work, image)), *common], warm),
+        args.repeat,
+    )
+    results["drove1cold"] = series(
+        "a. drove-tui --run, DROVE_TUI_WARM=0 (cold process)",
+        lambda: timed([*drove, "--run", str(trivial_spec(work, image)), *common], cold),
         args.repeat,
     )
     results["sshN"] = series(
@@ -163,11 +176,15 @@ def main() -> int:
         lambda: timed([docker_run(h) for h in hosts]),
         args.repeat,
     )
+    fan_out = ["--fan-out", "all", *common]
     results["droveN"] = series(
-        f"b. drove-tui --run --fan-out all ({args.hosts} hosts)",
-        lambda: timed(
-            [*drove, "--run", str(trivial_spec(work, image)), "--fan-out", "all", *common], env
-        ),
+        f"b. drove-tui --run --fan-out all ({args.hosts} hosts, warm server)",
+        lambda: timed([*drove, "--run", str(trivial_spec(work, image)), *fan_out], warm),
+        args.repeat,
+    )
+    results["droveNcold"] = series(
+        f"b. drove-tui --run --fan-out all ({args.hosts} hosts, DROVE_TUI_WARM=0)",
+        lambda: timed([*drove, "--run", str(trivial_spec(work, image)), *fan_out], cold),
         args.repeat,
     )
     if shutil.which(args.ansible) or Path(args.ansible).exists():
@@ -191,13 +208,18 @@ def main() -> int:
             ),
             args.repeat,
         )
-    split = [
-        phases([*drove, "--run", str(trivial_spec(work, image)), "--json", *common], env)
-        for _ in range(args.repeat)
-    ]
     steps = ["PENDING", "PROVISIONING", "STARTING", "RUNNING", "RUN_COMPLETED", "STOPPED", "exited"]
-    timeline = {k: statistics.median(run.get(k, float("nan")) for run in split) for k in steps}
-    print("a. --run timeline:", {k: round(v, 3) for k, v in timeline.items()})
+    timelines = {}
+    for name, environ in (("warm server", warm), ("DROVE_TUI_WARM=0", cold)):
+        split = [
+            phases([*drove, "--run", str(trivial_spec(work, image)), "--json", *common], environ)
+            for _ in range(args.repeat)
+        ]
+        timelines[name] = {
+            k: statistics.median(run.get(k, float("nan")) for run in split) for k in steps
+        }
+        print(f"a. --run timeline ({name}):", {k: round(v, 3) for k, v in timelines[name].items()})
+    stop_servers(runtime)
     imports = series(
         "drove-tui import cost (engine + loaders)",
         lambda: timed(
@@ -211,9 +233,17 @@ def main() -> int:
         args.repeat,
     )
     help_time = series("drove-tui --help", lambda: timed([*drove, "--help"]), args.repeat)
-    write_report(args, results, imports, help_time, timeline, load_before)
+    write_report(args, results, imports, help_time, timelines, load_before)
     shutil.rmtree(work, ignore_errors=True)
     return 0
+
+
+def stop_servers(runtime: Path) -> None:
+    """SIGTERM the warm servers the bench started (each keeps its pid in its lock file)."""
+    for lock in (runtime / "drove-tui").glob("*.lock"):
+        pid = lock.read_text().strip()
+        if pid and Path(f"/proc/{pid}").exists():
+            os.kill(int(pid), 15)
 
 
 def write_report(
@@ -221,7 +251,7 @@ def write_report(
     results: dict[str, dict[str, float | str]],
     imports: dict[str, float | str],
     help_time: dict[str, float | str],
-    timeline: dict[str, float],
+    timelines: dict[str, dict[str, float]],
     load_before: tuple[float, float, float],
 ) -> None:
     """bench/results/run.md: the table, the ratios against the goals, the machine."""
@@ -236,6 +266,8 @@ def write_report(
     ]
     ratio_a = med("drove1") / med("ssh1")
     ratio_b = med("droveN") / med("sshN")
+    cold_a = med("drove1cold") / med("ssh1")
+    cold_b = med("droveNcold") / med("sshN")
     lines = [
         "# Headless run benchmark (issue #7)",
         "",
@@ -243,9 +275,11 @@ def write_report(
         f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}; "
         f"{os.cpu_count()} cores, {platform.platform()}, Python {platform.python_version()}. "
         "Sandbox hosts are sshd + dockerd pairs on loopback addresses of this one machine. "
-        "Every figure is wall-clock of a cold process (no ssh ControlMaster for plain ssh or "
-        "drove-tui; Ansible runs with its default ControlPersist, as people use it), median "
-        "of the runs after one warm-up.",
+        "Every figure is wall-clock of a fresh process, median of the runs after one warm-up. "
+        "Plain ssh has no ControlMaster; Ansible runs with its default ControlPersist and "
+        "drove-tui with its default warm server (docs/cli.md#warm-server), each kept from "
+        "the warm-up run, as people use them; `DROVE_TUI_WARM=0` rows are drove-tui with "
+        "every run a cold process that connects and probes by itself.",
         "",
         "| command | median s | min s | max s |",
         "|---|---|---|---|",
@@ -257,12 +291,19 @@ def write_report(
         f"{'yes' if ratio_a <= 1.5 else 'no'} |",
         f"| (b) fan-out within 1.2x of parallel ssh | {ratio_b:.2f}x | "
         f"{'yes' if ratio_b <= 1.2 else 'no'} |",
+        f"| (a) the same, DROVE_TUI_WARM=0 | {cold_a:.2f}x | {'yes' if cold_a <= 1.5 else 'no'} |",
+        f"| (b) the same, DROVE_TUI_WARM=0 | {cold_b:.2f}x | {'yes' if cold_b <= 1.2 else 'no'} |",
     ]
     if "ansibleN" in results:
         speedup = med("ansibleN") / med("droveN")
+        cold_speedup = med("ansibleN") / med("droveNcold")
         lines.append(
             f"| (b) fan-out at least 3x faster than Ansible | {speedup:.2f}x faster | "
             f"{'yes' if speedup >= 3 else 'no'} |"
+        )
+        lines.append(
+            f"| (b) the same, DROVE_TUI_WARM=0 | {cold_speedup:.2f}x faster | "
+            f"{'yes' if cold_speedup >= 3 else 'no'} |"
         )
     load_after = os.getloadavg()
     lines += [
@@ -270,9 +311,12 @@ def write_report(
         "Timeline of one `drove-tui --run --json` (median seconds from process start until the "
         "state line arrived; `exited` = the process has exited, closing included):",
         "",
-        "| " + " | ".join(timeline) + " |",
-        "|" + "---|" * len(timeline),
-        "| " + " | ".join(f"{v:.2f}" for v in timeline.values()) + " |",
+        "| run | " + " | ".join(next(iter(timelines.values()))) + " |",
+        "|---|" + "---|" * len(next(iter(timelines.values()))),
+        *(
+            f"| {name} | " + " | ".join(f"{v:.2f}" for v in timeline.values()) + " |"
+            for name, timeline in timelines.items()
+        ),
         "",
         f"Load average (1 min) before: {load_before[0]:.1f}, after: {load_after[0]:.1f} "
         f"on {os.cpu_count()} cores; figures taken on a busy machine are upper bounds.",

@@ -95,8 +95,8 @@ class Place:
 
 def locate(args: argparse.Namespace, environ: Mapping[str, str]) -> Place:
     """The server for this run's store and inventory. Its key changes when the inventory,
-    ~/.ssh/config or drove-tui's own code changes, so a stale server is never used: a new
-    one starts, and the old one leaves when idle."""
+    ~/.ssh/config, the ssh-agent or drove-tui's own code changes, so a stale server is never
+    used: a new one starts, and the old one leaves when idle."""
     state = Path(os.path.abspath(resolve_state_path(getattr(args, "state", None), environ)))
     inventory = getattr(args, "inventory", None) or environ.get(INVENTORY_ENV) or None
     parts = [
@@ -106,6 +106,8 @@ def locate(args: argparse.Namespace, environ: Mapping[str, str]) -> Place:
         str(state),
         _identity(inventory),
         _identity(str(Path.home() / ".ssh" / "config")),
+        # A new login session's agent: the old server's one may be gone.
+        environ.get("SSH_AUTH_SOCK", ""),
         _code_stamp(),
     ]
     key = hashlib.sha256("\0".join(parts).encode()).hexdigest()[:24]
