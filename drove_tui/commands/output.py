@@ -64,6 +64,14 @@ def _silence(stream: TextIO) -> None:
     os.close(devnull)
 
 
+async def drain(stream: TextIO) -> None:
+    """Wait until `stream` has room, when it can say so (a warm server's client stream);
+    this process's own streams block in write() instead and have nothing to wait for."""
+    waiting = getattr(stream, "drain", None)
+    if waiting is not None:
+        await waiting()
+
+
 def host_colour(host: str) -> int:
     """A 256-colour code for HOST that is the same in every run (sha256, not hash())."""
     digest = hashlib.sha256(host.encode()).digest()
@@ -164,6 +172,10 @@ class Output(Protocol):
     def close(self) -> None:
         """Clear anything transient (the spinner line)."""
 
+    async def drain(self) -> None:
+        """Wait while the reader lags far behind (a warm server's client streams); the log
+        stream then waits too, instead of the output piling up in memory."""
+
 
 class HumanOutput:
     """Readable text: progress and notices on stderr, container output on its own stream."""
@@ -262,6 +274,11 @@ class HumanOutput:
         """Leave the terminal as it was."""
         self.stop_spinner()
 
+    async def drain(self) -> None:
+        """Wait for slow readers of either stream (see Output.drain)."""
+        await drain(self.stdout)
+        await drain(self.stderr)
+
 
 class JsonOutput:
     """JSON lines on stdout; every line parses on its own."""
@@ -311,3 +328,7 @@ class JsonOutput:
 
     def close(self) -> None:
         """Nothing transient to clear."""
+
+    async def drain(self) -> None:
+        """Wait for a slow reader of stdout (see Output.drain)."""
+        await drain(self.stdout)

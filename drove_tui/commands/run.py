@@ -352,6 +352,7 @@ class TaskFollower:
         try:
             async for line in self.engine.logs(app, task, follow=True):
                 self.out.log_line(line.stream, line.text, host=self.label or self.host)
+                await self.out.drain()
         except DroveError as err:
             # The task goes on; only its output is out of reach (e.g. the host went away).
             self.out.notice(f"{self._who(app, task)}: cannot stream the logs: {err}")

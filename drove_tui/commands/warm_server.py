@@ -33,11 +33,12 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, TextIO, cast
 
 from drove_tui.commands.output import Terminal, emit
 from drove_tui.commands.run import RunOptions, load_options, plan, run_on
 from drove_tui.commands.warm import ANOTHER_SERVER, PROTOCOL, RUN_FIELDS, address
+from drove_tui.commands.warm_stream import ClientStream
 from drove_tui.engine.engine import Engine
 from drove_tui.errors import DroveError, ExitCode
 from drove_tui.loaders.inventory_file import load_inventory
@@ -108,7 +109,7 @@ class WarmServer:
             await _send(conn, {"accepted": True})
             stdout, stderr, cwd = fds
             fds = []
-            code = await self.run(request, conn, _stream(stdout), _stream(stderr), cwd)
+            code = await self.run(request, conn, ClientStream(stdout), ClientStream(stderr), cwd)
             await _send(conn, {"exit": code})
         except (OSError, ValueError) as err:
             log.info("a client went away: %r", err)
@@ -120,32 +121,37 @@ class WarmServer:
             self.last_activity = time.monotonic()
 
     async def run(
-        self, request: dict[str, Any], conn: socket.socket, out: TextIO, err: TextIO, cwd: int
+        self,
+        request: dict[str, Any],
+        conn: socket.socket,
+        out: ClientStream,
+        err: ClientStream,
+        cwd: int,
     ) -> int:
-        """Load the options where the client stands, run, and close the client's streams (a
-        pipe reader then sees its end before the exit code arrives)."""
+        """Load the options where the client stands, run, and close the client's streams once
+        all is written (the client's shell prompt then comes after the last line, and a pipe
+        reader sees its end)."""
         stop = asyncio.Event()
         listener = asyncio.create_task(_listen(conn, stop, (out, err)))
+        stdout, stderr = cast(TextIO, out), cast(TextIO, err)
         try:
             try:
                 opts = self._options(request, cwd)
                 task_ids = plan(self.inventory, opts)
-                term = Terminal(out, err, bool(request.get("no_colour")))
+                term = Terminal(stdout, stderr, bool(request.get("no_colour")))
                 return await run_on(self.engine, task_ids, opts, term, stop)
             except DroveError as problem:
-                emit(err, f"drove-tui: {problem}\n")
+                emit(stderr, f"drove-tui: {problem}\n")
                 return int(problem.exit_code)
             except Exception:
                 log.exception("a run failed")
-                emit(err, "drove-tui: internal error in the warm server; see its log\n")
+                emit(stderr, "drove-tui: internal error in the warm server; see its log\n")
                 return int(ExitCode.FAILED)
         finally:
+            os.close(cwd)
+            await asyncio.gather(out.finish(), err.finish())
             listener.cancel()
             await asyncio.gather(listener, return_exceptions=True)
-            for stream in (out, err):
-                with contextlib.suppress(OSError):
-                    stream.close()
-            os.close(cwd)
 
     def _options(self, request: dict[str, Any], cwd: int) -> RunOptions:
         """The run's options, read with the client's working directory and standard input.
@@ -188,15 +194,13 @@ def _receive(conn: socket.socket) -> tuple[bytes, list[int]]:
     return data, list(fds)
 
 
-def _stream(fd: int) -> TextIO:
-    return open(fd, "w", encoding="utf-8", errors="replace", closefd=True)
-
-
 async def _send(conn: socket.socket, message: dict[str, Any]) -> None:
     await asyncio.get_running_loop().sock_sendall(conn, json.dumps(message).encode() + b"\n")
 
 
-async def _listen(conn: socket.socket, stop: asyncio.Event, streams: tuple[TextIO, ...]) -> None:
+async def _listen(
+    conn: socket.socket, stop: asyncio.Event, streams: tuple[ClientStream, ...]
+) -> None:
     """ "INT" is Ctrl-C; the client gone is one too, and nothing more is written to streams
     nobody reads (a terminal would show it after the shell's prompt)."""
     loop = asyncio.get_running_loop()
@@ -214,7 +218,7 @@ async def _listen(conn: socket.socket, stop: asyncio.Event, streams: tuple[TextI
             stop.set()
 
 
-def _silence(stream: TextIO) -> None:
+def _silence(stream: ClientStream) -> None:
     with contextlib.suppress(OSError, ValueError):
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, stream.fileno())
@@ -281,10 +285,12 @@ def main(argv: list[str] | None = None) -> int:
     os.write(lock, f"{os.getpid()}\n".encode())
     try:
         inventory = load_inventory(args.inventory)
+        return asyncio.run(serve(args, inventory))
     except DroveError as err:
+        # Bad input or an unusable state file: the client runs in its own process, which
+        # tells the user in the usual words.
         log.error("not started: %s", err)
         return int(err.exit_code)
-    return asyncio.run(serve(args, inventory))
 
 
 if __name__ == "__main__":
