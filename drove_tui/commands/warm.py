@@ -279,7 +279,8 @@ def _converse(conn: socket.socket, request: bytes, place: Place) -> int | None:
     try:
         fds = [_usable(1), _usable(2), cwd]
         try:
-            socket.send_fds(conn, [request], fds)
+            sent = socket.send_fds(conn, [request], fds)
+            conn.sendall(request[sent:])  # a long spec on stdin does not go in one message
         finally:
             for fd in fds[:2]:
                 if fd > 2:

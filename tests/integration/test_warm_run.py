@@ -273,3 +273,14 @@ def test_a_runtime_directory_others_can_enter_is_not_used(
     assert (done.returncode, done.stdout) == (0, "here\n"), done.stderr
     assert "not private" in done.stderr and "running in this process" in done.stderr
     assert list((runtime / "drove-tui").iterdir()) == []
+
+
+def test_a_spec_of_megabytes_on_stdin_reaches_the_server_whole(
+    sandbox: Sandbox, tmp_path: Path, runtime: Path
+) -> None:
+    spec, _, _ = write_spec(tmp_path, sandbox.image, "echo big")
+    # Padding the loader accepts (a YAML comment, under its 1 MiB), far beyond a socket buffer.
+    text = spec.read_text() + "#" + "p" * (900 * 1024) + "\n"
+    done = drove(sandbox, runtime, tmp_path / "state.db", "--run", "-", input=text)
+    assert (done.returncode, done.stdout) == (0, "big\n"), done.stderr[-2000:]
+    assert len(server_pids(runtime)) == 1
