@@ -103,6 +103,8 @@ class WarmServer:
             raw, fds = await asyncio.to_thread(_receive, conn)
             conn.setblocking(False)
             request = json.loads(raw)
+            if not isinstance(request, dict):
+                raise ValueError("a request is a JSON object")
             if request.get("v") != PROTOCOL or request.get("key") != self.key or len(fds) != 3:
                 await _send(conn, {"accepted": False})
                 return
