@@ -14,7 +14,13 @@ import signal
 from collections.abc import AsyncIterator
 
 from drove_tui.cluster.command import Command
-from drove_tui.cluster.transport import CommandTimeout, RunResult, StreamName
+from drove_tui.cluster.transport import (
+    CommandTimeout,
+    LineQueue,
+    RunResult,
+    StreamName,
+    pump_lines,
+)
 
 # How long a TERMed process group gets before it is KILLed.
 KILL_GRACE_S = 2.0
@@ -71,10 +77,10 @@ class LocalTransport:
         deadline = None if timeout is None else asyncio.get_running_loop().time() + timeout
         proc = await self._spawn(cmd, stdin=False)
         assert proc.stdout is not None and proc.stderr is not None
-        queue: asyncio.Queue[tuple[StreamName, bytes] | None] = asyncio.Queue(maxsize=1024)
+        queue: LineQueue = asyncio.Queue(maxsize=1024)
         readers = [
-            asyncio.create_task(_pump("stdout", proc.stdout, queue)),
-            asyncio.create_task(_pump("stderr", proc.stderr, queue)),
+            asyncio.create_task(pump_lines("stdout", proc.stdout.read, queue)),
+            asyncio.create_task(pump_lines("stderr", proc.stderr.read, queue)),
         ]
         finished = False
         try:
@@ -101,16 +107,6 @@ class LocalTransport:
 
     async def close(self) -> None:
         """Nothing to release for local commands."""
-
-
-async def _pump(
-    name: StreamName,
-    reader: asyncio.StreamReader,
-    queue: asyncio.Queue[tuple[StreamName, bytes] | None],
-) -> None:
-    while line := await reader.readline():
-        await queue.put((name, line.rstrip(b"\n")))
-    await queue.put(None)
 
 
 def _status(proc: asyncio.subprocess.Process) -> int:

@@ -35,10 +35,12 @@ from drove_tui.cluster.transport import (
     TIMEOUT,
     AuthFailed,
     CommandTimeout,
+    LineQueue,
     RunResult,
     StreamName,
     TransportError,
     Unreachable,
+    pump_lines,
 )
 
 if TYPE_CHECKING:
@@ -347,7 +349,7 @@ class SshTransport:
         # await gets the time left until one deadline instead.
         deadline = None if timeout is None else asyncio.get_running_loop().time() + timeout
         state: dict[str, Any] = {"pgid": None, "proc": None}
-        queue: asyncio.Queue[tuple[StreamName, bytes] | None] = asyncio.Queue(maxsize=1024)
+        queue: LineQueue = asyncio.Queue(maxsize=1024)
         readers: list[asyncio.Task[None]] = []
         try:
             async with asyncio.timeout_at(deadline):
@@ -365,9 +367,10 @@ class SshTransport:
                         await self._forget(lost)  # raises Unreachable, as run() does
                 if head:
                     yield "stderr", head.rstrip(b"\n")
+                quiet = (asyncssh.Error, OSError)
                 readers = [
-                    asyncio.create_task(_pump("stdout", proc.stdout, queue)),
-                    asyncio.create_task(_pump("stderr", proc.stderr, queue)),
+                    asyncio.create_task(pump_lines("stdout", proc.stdout.read, queue, quiet=quiet)),
+                    asyncio.create_task(pump_lines("stderr", proc.stderr.read, queue, quiet=quiet)),
                 ]
                 open_readers = len(readers)
                 while open_readers:
@@ -389,17 +392,6 @@ class SshTransport:
             raise CommandTimeout(
                 self.host, f"{self.where}: `{cmd}` did not finish within {timeout:g} s"
             ) from None
-
-
-async def _pump(
-    name: StreamName,
-    reader: asyncssh.SSHReader[bytes],
-    queue: asyncio.Queue[tuple[StreamName, bytes] | None],
-) -> None:
-    with contextlib.suppress(asyncssh.Error, OSError):
-        while line := await reader.readline():
-            await queue.put((name, line.rstrip(b"\n")))
-    await queue.put(None)
 
 
 def client_keys(host: HostConfig) -> dict[str, Any]:
