@@ -16,10 +16,9 @@ from collections.abc import AsyncIterator
 from drove_tui.cluster.command import Command
 from drove_tui.cluster.transport import (
     CommandTimeout,
-    LineQueue,
     RunResult,
     StreamName,
-    pump_lines,
+    merged_lines,
 )
 
 # How long a TERMed process group gets before it is KILLed.
@@ -77,20 +76,11 @@ class LocalTransport:
         deadline = None if timeout is None else asyncio.get_running_loop().time() + timeout
         proc = await self._spawn(cmd, stdin=False)
         assert proc.stdout is not None and proc.stderr is not None
-        queue: LineQueue = asyncio.Queue(maxsize=1024)
-        readers = [
-            asyncio.create_task(pump_lines("stdout", proc.stdout.read, queue)),
-            asyncio.create_task(pump_lines("stderr", proc.stderr.read, queue)),
-        ]
         finished = False
         try:
-            open_readers = len(readers)
-            while open_readers:
-                async with asyncio.timeout_at(deadline):
-                    item = await queue.get()
-                if item is None:
-                    open_readers -= 1
-                else:
+            lines = merged_lines(proc.stdout.read, proc.stderr.read, deadline=deadline)
+            async with contextlib.aclosing(lines):
+                async for item in lines:
                     yield item
             async with asyncio.timeout_at(deadline):
                 await proc.wait()
@@ -100,8 +90,6 @@ class LocalTransport:
                 self.host, f"{self.host}: `{cmd}` did not finish within {timeout:g} s"
             ) from None
         finally:
-            for reader in readers:
-                reader.cancel()
             if not finished:
                 await asyncio.shield(_kill_group(proc))
 

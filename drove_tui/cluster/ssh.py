@@ -35,12 +35,11 @@ from drove_tui.cluster.transport import (
     TIMEOUT,
     AuthFailed,
     CommandTimeout,
-    LineQueue,
     RunResult,
     StreamName,
     TransportError,
     Unreachable,
-    pump_lines,
+    merged_lines,
 )
 
 if TYPE_CHECKING:
@@ -349,8 +348,6 @@ class SshTransport:
         # await gets the time left until one deadline instead.
         deadline = None if timeout is None else asyncio.get_running_loop().time() + timeout
         state: dict[str, Any] = {"pgid": None, "proc": None}
-        queue: LineQueue = asyncio.Queue(maxsize=1024)
-        readers: list[asyncio.Task[None]] = []
         try:
             async with asyncio.timeout_at(deadline):
                 await self._channels.acquire()
@@ -367,25 +364,19 @@ class SshTransport:
                         await self._forget(lost)  # raises Unreachable, as run() does
                 if head:
                     yield "stderr", head.rstrip(b"\n")
-                quiet = (asyncssh.Error, OSError)
-                readers = [
-                    asyncio.create_task(pump_lines("stdout", proc.stdout.read, queue, quiet=quiet)),
-                    asyncio.create_task(pump_lines("stderr", proc.stderr.read, queue, quiet=quiet)),
-                ]
-                open_readers = len(readers)
-                while open_readers:
-                    async with asyncio.timeout_at(deadline):
-                        item = await queue.get()
-                    if item is None:
-                        open_readers -= 1
-                    else:
+                lines = merged_lines(
+                    proc.stdout.read,
+                    proc.stderr.read,
+                    deadline=deadline,
+                    quiet=(asyncssh.Error, OSError),
+                )
+                async with contextlib.aclosing(lines):
+                    async for item in lines:
                         yield item
                 async with asyncio.timeout_at(deadline):
                     await proc.wait_closed()
                 state["proc"] = None
             finally:
-                for reader in readers:
-                    reader.cancel()
                 self._give_up(state)
                 self._channels.release()
         except TimeoutError:

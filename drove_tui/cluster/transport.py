@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from typing import Literal, Protocol
 
@@ -161,3 +161,33 @@ async def pump_lines(
     except Exception:
         log.exception("reading the %s of a command failed", name)
     await queue.put(None)
+
+
+async def merged_lines(
+    stdout: Callable[[int], Awaitable[bytes]],
+    stderr: Callable[[int], Awaitable[bytes]],
+    *,
+    deadline: float | None,
+    quiet: tuple[type[BaseException], ...] = (),
+) -> AsyncGenerator[tuple[StreamName, bytes], None]:
+    """The lines of both outputs as they come, until both end; TimeoutError past `deadline`
+    (loop time). Use it under `contextlib.aclosing` so that leaving early stops the readers."""
+    queue: LineQueue = asyncio.Queue(maxsize=1024)
+    readers = [
+        asyncio.create_task(pump_lines("stdout", stdout, queue, quiet=quiet)),
+        asyncio.create_task(pump_lines("stderr", stderr, queue, quiet=quiet)),
+    ]
+    try:
+        open_readers = len(readers)
+        while open_readers:
+            # asyncio.timeout() must not span a yield (it would cancel the consumer), so each
+            # wait gets the time left until the one deadline instead.
+            async with asyncio.timeout_at(deadline):
+                item = await queue.get()
+            if item is None:
+                open_readers -= 1
+            else:
+                yield item
+    finally:
+        for reader in readers:
+            reader.cancel()
