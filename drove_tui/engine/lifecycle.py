@@ -203,7 +203,7 @@ async def starting(engine: Engine, record: TaskRecord) -> None:
         return
     status = done.exit_status
     if status == executor.ALREADY_EXISTS:
-        await recovery.adopt(engine, record)
+        await recovery.adopt(engine, record, tar)
         return
     if status in (executor.NO_ROOM, executor.LOCK_TIMEOUT):
         await _no_room(engine, record, done.stderr.decode("utf-8", "replace").strip())
