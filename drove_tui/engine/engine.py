@@ -145,14 +145,22 @@ class Engine:
         now = time.time()
         # One query per live state: finished tasks pile up and are never taken over.
         live = [s for s in S if s not in TERMINAL]
-        for record in [r for state in live for r in self.store.list_tasks(state=state)]:
+        found = [r for state in live for r in self.store.list_tasks(state=state)]
+        # A pull stopped by a kill is PROVISIONING_FAILED (terminal) and still owes its
+        # DEPROVISIONING: an owner that died in between leaves it to whoever comes next.
+        found += [
+            r
+            for r in self.store.list_tasks(state=S.PROVISIONING_FAILED)
+            if r.kill_requested_at is not None
+        ]
+        for record in found:
             if record.key in self._runners:
                 continue
             if record.owner is not None and (record.lease_until or 0) > now:
                 continue
             if not self.store.acquire(record.app, record.task_id, self.owner, self.lease_ttl_s):
                 continue
-            if record.state not in (S.PENDING, S.UNKNOWN):
+            if record.state not in (S.PENDING, S.UNKNOWN, S.PROVISIONING_FAILED):
                 on = record.host or "its host"
                 moved = self.move(record, S.UNKNOWN, f"drove-tui restarted; waiting for {on}")
                 if moved is None:
