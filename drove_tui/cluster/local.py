@@ -14,7 +14,12 @@ import signal
 from collections.abc import AsyncIterator
 
 from drove_tui.cluster.command import Command
-from drove_tui.cluster.transport import CommandTimeout, RunResult, StreamName
+from drove_tui.cluster.transport import (
+    CommandTimeout,
+    RunResult,
+    StreamName,
+    merged_lines,
+)
 
 # How long a TERMed process group gets before it is KILLed.
 KILL_GRACE_S = 2.0
@@ -71,20 +76,11 @@ class LocalTransport:
         deadline = None if timeout is None else asyncio.get_running_loop().time() + timeout
         proc = await self._spawn(cmd, stdin=False)
         assert proc.stdout is not None and proc.stderr is not None
-        queue: asyncio.Queue[tuple[StreamName, bytes] | None] = asyncio.Queue(maxsize=1024)
-        readers = [
-            asyncio.create_task(_pump("stdout", proc.stdout, queue)),
-            asyncio.create_task(_pump("stderr", proc.stderr, queue)),
-        ]
         finished = False
         try:
-            open_readers = len(readers)
-            while open_readers:
-                async with asyncio.timeout_at(deadline):
-                    item = await queue.get()
-                if item is None:
-                    open_readers -= 1
-                else:
+            lines = merged_lines(proc.stdout.read, proc.stderr.read, deadline=deadline)
+            async with contextlib.aclosing(lines):
+                async for item in lines:
                     yield item
             async with asyncio.timeout_at(deadline):
                 await proc.wait()
@@ -94,23 +90,11 @@ class LocalTransport:
                 self.host, f"{self.host}: `{cmd}` did not finish within {timeout:g} s"
             ) from None
         finally:
-            for reader in readers:
-                reader.cancel()
             if not finished:
                 await asyncio.shield(_kill_group(proc))
 
     async def close(self) -> None:
         """Nothing to release for local commands."""
-
-
-async def _pump(
-    name: StreamName,
-    reader: asyncio.StreamReader,
-    queue: asyncio.Queue[tuple[StreamName, bytes] | None],
-) -> None:
-    while line := await reader.readline():
-        await queue.put((name, line.rstrip(b"\n")))
-    await queue.put(None)
 
 
 def _status(proc: asyncio.subprocess.Process) -> int:

@@ -39,6 +39,7 @@ from drove_tui.cluster.transport import (
     StreamName,
     TransportError,
     Unreachable,
+    merged_lines,
 )
 
 if TYPE_CHECKING:
@@ -347,8 +348,6 @@ class SshTransport:
         # await gets the time left until one deadline instead.
         deadline = None if timeout is None else asyncio.get_running_loop().time() + timeout
         state: dict[str, Any] = {"pgid": None, "proc": None}
-        queue: asyncio.Queue[tuple[StreamName, bytes] | None] = asyncio.Queue(maxsize=1024)
-        readers: list[asyncio.Task[None]] = []
         try:
             async with asyncio.timeout_at(deadline):
                 await self._channels.acquire()
@@ -365,41 +364,25 @@ class SshTransport:
                         await self._forget(lost)  # raises Unreachable, as run() does
                 if head:
                     yield "stderr", head.rstrip(b"\n")
-                readers = [
-                    asyncio.create_task(_pump("stdout", proc.stdout, queue)),
-                    asyncio.create_task(_pump("stderr", proc.stderr, queue)),
-                ]
-                open_readers = len(readers)
-                while open_readers:
-                    async with asyncio.timeout_at(deadline):
-                        item = await queue.get()
-                    if item is None:
-                        open_readers -= 1
-                    else:
+                lines = merged_lines(
+                    proc.stdout.read,
+                    proc.stderr.read,
+                    deadline=deadline,
+                    quiet=(asyncssh.Error, OSError),
+                )
+                async with contextlib.aclosing(lines):
+                    async for item in lines:
                         yield item
                 async with asyncio.timeout_at(deadline):
                     await proc.wait_closed()
                 state["proc"] = None
             finally:
-                for reader in readers:
-                    reader.cancel()
                 self._give_up(state)
                 self._channels.release()
         except TimeoutError:
             raise CommandTimeout(
                 self.host, f"{self.where}: `{cmd}` did not finish within {timeout:g} s"
             ) from None
-
-
-async def _pump(
-    name: StreamName,
-    reader: asyncssh.SSHReader[bytes],
-    queue: asyncio.Queue[tuple[StreamName, bytes] | None],
-) -> None:
-    with contextlib.suppress(asyncssh.Error, OSError):
-        while line := await reader.readline():
-            await queue.put((name, line.rstrip(b"\n")))
-    await queue.put(None)
 
 
 def client_keys(host: HostConfig) -> dict[str, Any]:

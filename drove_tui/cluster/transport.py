@@ -7,7 +7,9 @@ up on a command (timeout or cancellation) kills it on the host: nothing is left 
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import asyncio
+import logging
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from typing import Literal, Protocol
 
@@ -15,6 +17,13 @@ from drove_tui.cluster.command import Command
 from drove_tui.errors import HostError
 
 StreamName = Literal["stdout", "stderr"]
+LineQueue = asyncio.Queue[tuple[StreamName, bytes] | None]
+
+log = logging.getLogger(__name__)
+# Output is read in chunks of this size; a line longer than MAX_LINE comes out in pieces of
+# MAX_LINE bytes (in order) instead of growing without bound or stalling the stream.
+READ_CHUNK = 64 * 1024
+MAX_LINE = 1024 * 1024
 
 # Why a host could not be reached; shown as HostStatus.reason and in messages.
 REFUSED = "refused"
@@ -115,3 +124,70 @@ class Transport(Protocol):
     async def close(self) -> None:
         """Release the connection; later calls reconnect."""
         ...
+
+
+async def pump_lines(
+    name: StreamName,
+    read: Callable[[int], Awaitable[bytes]],
+    queue: LineQueue,
+    *,
+    quiet: tuple[type[BaseException], ...] = (),
+) -> None:
+    """Put the lines `read` yields on `queue` (without the newline), then None (the end).
+
+    One function for every transport's streams: it reads chunks and splits the lines itself,
+    so no line length can stall it (asyncio's readline gives up past 64 KiB); a line over
+    MAX_LINE arrives in pieces. The end is always put, also when reading fails (errors in
+    `quiet` are the channel going away; anything else is logged), so the consumer never hangs.
+    """
+    pending = bytearray()
+    try:
+        while chunk := await read(READ_CHUNK):
+            pending += chunk
+            start = 0
+            while (end := pending.find(b"\n", start)) >= 0:
+                await queue.put((name, bytes(pending[start:end])))
+                start = end + 1
+            del pending[:start]
+            while len(pending) >= MAX_LINE:
+                await queue.put((name, bytes(pending[:MAX_LINE])))
+                del pending[:MAX_LINE]
+        if pending:
+            await queue.put((name, bytes(pending)))
+    except asyncio.CancelledError:
+        raise
+    except quiet:
+        pass
+    except Exception:
+        log.exception("reading the %s of a command failed", name)
+    await queue.put(None)
+
+
+async def merged_lines(
+    stdout: Callable[[int], Awaitable[bytes]],
+    stderr: Callable[[int], Awaitable[bytes]],
+    *,
+    deadline: float | None,
+    quiet: tuple[type[BaseException], ...] = (),
+) -> AsyncGenerator[tuple[StreamName, bytes], None]:
+    """The lines of both outputs as they come, until both end; TimeoutError past `deadline`
+    (loop time). Use it under `contextlib.aclosing` so that leaving early stops the readers."""
+    queue: LineQueue = asyncio.Queue(maxsize=1024)
+    readers = [
+        asyncio.create_task(pump_lines("stdout", stdout, queue, quiet=quiet)),
+        asyncio.create_task(pump_lines("stderr", stderr, queue, quiet=quiet)),
+    ]
+    try:
+        open_readers = len(readers)
+        while open_readers:
+            # asyncio.timeout() must not span a yield (it would cancel the consumer), so each
+            # wait gets the time left until the one deadline instead.
+            async with asyncio.timeout_at(deadline):
+                item = await queue.get()
+            if item is None:
+                open_readers -= 1
+            else:
+                yield item
+    finally:
+        for reader in readers:
+            reader.cancel()

@@ -44,6 +44,8 @@ LEASE_TTL_S = 20.0
 TICK_S = 0.5
 TAKEOVER_EVERY_S = 5.0
 REMOTE_RECHECK_S = 1.0
+KILL_RETRY_S = 0.5  # first wait before a kill that did not reach docker is sent again
+KILL_RETRY_MAX_S = 10.0
 
 
 class Engine:
@@ -143,14 +145,22 @@ class Engine:
         now = time.time()
         # One query per live state: finished tasks pile up and are never taken over.
         live = [s for s in S if s not in TERMINAL]
-        for record in [r for state in live for r in self.store.list_tasks(state=state)]:
+        found = [r for state in live for r in self.store.list_tasks(state=state)]
+        # A pull stopped by a kill is PROVISIONING_FAILED (terminal) and still owes its
+        # DEPROVISIONING: an owner that died in between leaves it to whoever comes next.
+        found += [
+            r
+            for r in self.store.list_tasks(state=S.PROVISIONING_FAILED)
+            if r.kill_requested_at is not None
+        ]
+        for record in found:
             if record.key in self._runners:
                 continue
             if record.owner is not None and (record.lease_until or 0) > now:
                 continue
             if not self.store.acquire(record.app, record.task_id, self.owner, self.lease_ttl_s):
                 continue
-            if record.state not in (S.PENDING, S.UNKNOWN):
+            if record.state not in (S.PENDING, S.UNKNOWN, S.PROVISIONING_FAILED):
                 on = record.host or "its host"
                 moved = self.move(record, S.UNKNOWN, f"drove-tui restarted; waiting for {on}")
                 if moved is None:
@@ -231,11 +241,31 @@ class Engine:
         self.room.fire()
 
     async def send_kill(self, record: TaskRecord) -> None:
-        """SIGKILL the task's container (Drove's kill); the exit then arrives as usual."""
+        """SIGKILL the task's container (Drove's kill); the exit then arrives as usual.
+
+        Never dropped: a kill that does not reach docker (lost host, docker not answering) is
+        sent again, waiting KILL_RETRY_S doubling up to KILL_RETRY_MAX_S, until docker takes
+        it (or says the container is gone or not running), the exit is known, or the task
+        leaves RUNNING (a lost host makes it UNKNOWN; reconciliation kills it then).
+        """
         host = self.host_config(record)
         name = executor.container_name(record.instance_id)
-        with contextlib.suppress(TransportError):
-            await self.cluster.transport(host).run(executor.kill(host, name), timeout=30)
+        delay = KILL_RETRY_S
+        while True:
+            token = self._signal(record.key).token()
+            try:
+                done = await self.cluster.transport(host).run(executor.kill(host, name), timeout=30)
+                why = done.stderr.decode("utf-8", "replace").strip()
+                if done.ok or "no such container" in why.lower() or "not running" in why.lower():
+                    return
+            except TransportError as err:
+                why = str(err)
+            record = self.set_reason(record, f"kill not delivered to {host.name} yet: {why}")
+            await Signal.wait(token, delay)
+            delay = min(delay * 2, KILL_RETRY_MAX_S)
+            current = self.store.get_task(*record.key)
+            if current is None or current.state is not S.RUNNING or name in self._exit_codes:
+                return
 
     def get(self, app: str, task_id: str) -> TaskRecord:
         """The task; TaskNotFound (Drove's message) when the store has no such task."""

@@ -166,7 +166,10 @@ async def provisioning(engine: Engine, record: TaskRecord) -> None:
         text = done.stderr.decode("utf-8", "replace").strip() or done.text().strip()
         error = f"Error while pulling image {image}: {text}"
     failed = TaskResult(status=TaskStatus.FAILED, exit_code=-1)
-    if engine.move(record, S.PROVISIONING_FAILED, error, result=failed, error=error):
+    # Nothing is left to do for a failed pull: the terminal task keeps no owner. (A killed
+    # pull keeps its owner for the cleanup that follows; see Engine._take_over.)
+    ended = {"result": failed, "error": error, "owner": None, "lease_until": None}
+    if engine.move(record, S.PROVISIONING_FAILED, error, **ended):
         engine.forget_allocation(record)
 
 
@@ -203,7 +206,7 @@ async def starting(engine: Engine, record: TaskRecord) -> None:
         return
     status = done.exit_status
     if status == executor.ALREADY_EXISTS:
-        await recovery.adopt(engine, record)
+        await recovery.adopt(engine, record, tar)
         return
     if status in (executor.NO_ROOM, executor.LOCK_TIMEOUT):
         await _no_room(engine, record, done.stderr.decode("utf-8", "replace").strip())

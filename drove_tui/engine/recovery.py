@@ -14,9 +14,10 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING
 
+from drove_tui.cluster.transport import TransportError
 from drove_tui.engine import executor
 from drove_tui.models.host import HostState, ManagedContainer
-from drove_tui.models.states import TaskResult, TaskState
+from drove_tui.models.states import TaskResult, TaskState, TaskStatus
 from drove_tui.models.task import TaskRecord
 
 if TYPE_CHECKING:
@@ -109,17 +110,28 @@ def settle(engine: Engine, record: TaskRecord, found: ManagedContainer | None) -
         )
 
 
-async def adopt(engine: Engine, record: TaskRecord) -> None:
-    """A create found the task's container already there: take it over instead."""
+async def adopt(engine: Engine, record: TaskRecord, configs: bytes | None) -> None:
+    """A create found the task's container already there: take it over instead.
+
+    `configs` is the tar of the task's config files (None when it has none). A container that
+    was created but never started may lack them (its creator can have died between the
+    create and the copy), so they are copied in again before it is started. A host that stops
+    answering leaves the task UNKNOWN, for reconciliation, like any other lost contact.
+    """
     host = engine.host_config(record)
     transport = engine.cluster.transport(host)
     name = executor.container_name(record.instance_id)
-    done = await transport.run(executor.inspect_state(host, name), timeout=60)
-    status, _, code = done.text().strip().partition(" ")
-    if status == "created":
-        await transport.run(executor.start(host, name), timeout=60)
-        engine.move(record, S.RUNNING, f"started the existing container {name}", container_id=name)
-    elif status in ("running", "restarting", "paused"):
+    try:
+        done = await transport.run(executor.inspect_state(host, name), timeout=60)
+        status, _, code = done.text().strip().partition(" ")
+        if status == "created":
+            await _start_created(engine, record, configs)
+            return
+    except TransportError as err:
+        why = f"lost contact with {host.name} while taking over {name}: {err}"
+        engine.move(record, S.UNKNOWN, why)
+        return
+    if status in ("running", "restarting", "paused"):
         engine.move(record, S.RUNNING, f"container {name} already running", container_id=name)
     elif status in ("exited", "dead") and code.lstrip("-").isdigit():
         engine.remember_exit(name, int(code))
@@ -127,6 +139,34 @@ async def adopt(engine: Engine, record: TaskRecord) -> None:
     else:
         text = done.stderr.decode("utf-8", "replace").strip() or status
         engine.move(record, S.UNKNOWN, f"cannot tell the state of {name}: {text}")
+
+
+async def _start_created(engine: Engine, record: TaskRecord, configs: bytes | None) -> None:
+    """Copy the configs into a created container, then start it; docker's no fails the task."""
+    host = engine.host_config(record)
+    transport = engine.cluster.transport(host)
+    name = executor.container_name(record.instance_id)
+    if engine.spec_of(record).configs and configs is None:
+        _failed(engine, record, f"container {name} was never started and its configs are not here")
+        return
+    if configs is not None:
+        copied = await transport.run(executor.copy_in(host, name), stdin=configs, timeout=60)
+        if not copied.ok:
+            text = copied.stderr.decode("utf-8", "replace").strip()
+            _failed(engine, record, f"copying the configs into {name} failed: {text}")
+            return
+    started = await transport.run(executor.start(host, name), timeout=60)
+    if not started.ok:
+        text = started.stderr.decode("utf-8", "replace").strip() or f"status {started.exit_status}"
+        _failed(engine, record, f"starting the existing container {name} failed: {text}")
+        return
+    engine.move(record, S.RUNNING, f"started the existing container {name}", container_id=name)
+
+
+def _failed(engine: Engine, record: TaskRecord, text: str) -> None:
+    """The container cannot run: the task completes FAILED with the reason (then cleaned up)."""
+    failed = TaskResult(status=TaskStatus.FAILED, exit_code=-1)
+    engine.move(record, S.RUN_COMPLETED, text, result=failed, error=text)
 
 
 async def report_zombies(engine: Engine, host: str, containers: list[ManagedContainer]) -> None:

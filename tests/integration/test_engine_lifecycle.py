@@ -12,6 +12,8 @@ from typing import Any
 
 import pytest
 
+from drove_tui.cluster.command import Command
+from drove_tui.cluster.transport import CONNECTION_LOST, RunResult, Unreachable
 from drove_tui.engine.engine import Engine
 from drove_tui.loaders.inventory_file import load_inventory
 from drove_tui.models.inventory import Inventory
@@ -182,6 +184,36 @@ async def test_kill_of_running_task_is_cancelled_and_deprovisions(
         await wait_state(engine, "it", "longrun", S.RUNNING)
         await engine.kill("it", "longrun")
         done = await engine.wait("it", "longrun")
+        assert done.state is S.STOPPED
+        assert done.result is not None
+        assert (done.result.status, done.result.exit_code) == (TaskStatus.CANCELLED, -1)
+        assert_legal_history(engine, done)
+
+
+async def test_kill_whose_first_docker_kill_is_lost_is_sent_again_and_ends_the_task(
+    sandbox: Sandbox, tmp_path: Path
+) -> None:
+    async with Engine.open(inventory(sandbox), tmp_path / "state.db") as engine:
+        await engine.submit(spec(sandbox, "killretry", ["sleep", "3600"]), pin_host="host1")
+        await wait_state(engine, "it", "killretry", S.RUNNING)
+        host = engine.inventory.host("host1")
+        assert host is not None
+        transport = engine.cluster.transport(host)
+        real_run = transport.run
+        kills: list[str] = []
+
+        async def run(cmd: Command, **kw: Any) -> RunResult:
+            if cmd.argv()[1:2] == ["kill"]:
+                kills.append(str(cmd))
+                if len(kills) == 1:  # the first kill never reaches the host
+                    raise Unreachable("host1", CONNECTION_LOST, "host1: connection lost (test)")
+            return await real_run(cmd, **kw)
+
+        transport.run = run  # type: ignore[method-assign]
+        await engine.kill("it", "killretry")
+        async with asyncio.timeout(60):  # without a second kill the sleep runs for an hour
+            done = await engine.wait("it", "killretry")
+        assert len(kills) == 2
         assert done.state is S.STOPPED
         assert done.result is not None
         assert (done.result.status, done.result.exit_code) == (TaskStatus.CANCELLED, -1)

@@ -20,7 +20,7 @@ from drove_tui.cluster.command import Command
 from drove_tui.cluster.pool import Cluster
 from drove_tui.cluster.probe import probe
 from drove_tui.cluster.ssh import SshTransport
-from drove_tui.cluster.transport import CommandTimeout
+from drove_tui.cluster.transport import MAX_LINE, CommandTimeout
 from drove_tui.loaders.inventory_file import load_inventory
 from drove_tui.models.inventory import HostConfig
 
@@ -122,6 +122,22 @@ async def test_stream_delivers_a_line_before_the_command_ends(
         if item == ("stdout", b"first"):
             gate.touch()  # the command can only end after we saw its first line
     assert seen == [("stdout", b"first"), ("stderr", b"second")]
+
+
+async def test_stream_delivers_lines_longer_than_any_buffer_in_order(cluster: Cluster) -> None:
+    # Past MAX_LINE a line comes in pieces; shorter ones whole; the stream always ends.
+    size = MAX_LINE + 300_000
+    script = 'head -c "$1" /dev/zero | tr "\\0" a; echo; echo done'
+    got: list[bytes] = []
+    async with asyncio.timeout(60):  # a hang fails the test instead of stalling the run
+        async for kind, line in cluster.transport("host1").stream(
+            Command.script(script, size), timeout=60
+        ):
+            assert kind == "stdout"
+            got.append(line)
+    assert got[-1] == b"done"
+    assert [len(x) for x in got[:-1]] == [MAX_LINE, 300_000]
+    assert b"".join(got[:-1]) == b"a" * size
 
 
 async def test_one_connection_carries_commands_up_to_the_channel_cap(

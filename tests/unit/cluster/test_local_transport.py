@@ -81,3 +81,17 @@ async def test_closing_a_stream_early_kills_the_command(tmp_path: Path) -> None:
         break
     await stream.aclose()  # type: ignore[attr-defined]
     assert await _gone(int(pidfile.read_text()))
+
+
+async def test_stream_passes_a_line_longer_than_the_reader_limit_without_hanging() -> None:
+    # asyncio's StreamReader gives up on a line over 64 KiB; the stream must still deliver it
+    # (whole or in pieces, never reordered) and end. The timeout only turns a hang into a fail.
+    size = 300_000
+    cmd = Command("sh", "-c", f"head -c {size} /dev/zero | tr '\\0' a; echo; echo done")
+    got: list[bytes] = []
+    async with asyncio.timeout(30):
+        async for kind, line in LocalTransport().stream(cmd):
+            assert kind == "stdout"
+            got.append(line)
+    assert got[-1] == b"done"
+    assert b"".join(got[:-1]) == b"a" * size
