@@ -6,7 +6,7 @@ import argparse
 import hashlib
 import json
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -421,3 +421,52 @@ def test_the_parsers_list_of_state_names_is_every_task_state() -> None:
     from drove_tui.models.states import TaskState
 
     assert STATE_NAMES.split(", ") == [s.value for s in TaskState]
+
+
+@pytest.fixture
+def utc(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Local time is UTC for the test (and back to what it was after)."""
+    monkeypatch.setenv("TZ", "UTC")
+    time.tzset()
+    yield
+    monkeypatch.undo()
+    time.tzset()
+
+
+@pytest.mark.usefixtures("utc")
+def test_list_and_history_tables_are_pinned_byte_for_byte(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    at = 1_700_000_000.0  # 2023-11-14 22:13:20 UTC
+    path = tmp_path / "state.db"
+    store = SqliteStore.open(path)
+    store.create_task(
+        _record(
+            "a-much-longer-task",
+            S.STOPPED,
+            host="host1",
+            cores=[2, 3],
+            result=TaskResult.from_exit_code(0),
+            created_at=at,
+            started_at=at + 1,
+            finished_at=at + 76,
+        )
+    )
+    store.create_task(_record("t2", S.PENDING, app="ci", memory_mb=0, created_at=at + 60))
+    store.close()
+    code, out, _ = _run(capsys, "tasks", "list", "--state", str(path))
+    assert code == 0
+    assert out == (
+        "APP  TASK                STATE    HOST   CORES  MEMORY  CREATED              "
+        "DURATION  RESULT\n"
+        "app  a-much-longer-task  STOPPED  host1  2,3    64M     2023-11-14 22:13:20  "
+        "1m15s     SUCCESSFUL/0\n"
+        "ci   t2                  PENDING  -      -      -       2023-11-14 22:14:20  "
+        "-         -\n"
+    )
+    code, out, _ = _run(
+        capsys, "tasks", "history", "app", "a-much-longer-task", "--state", str(path)
+    )
+    assert out == (
+        "TIME                 FROM  TO       REASON\n2023-11-14 22:13:20  -     STOPPED  created\n"
+    )

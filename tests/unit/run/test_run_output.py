@@ -153,3 +153,12 @@ def test_a_reader_that_went_away_is_not_an_error() -> None:
         o.log_line("stdout", "second")
         o.task_ident("a", "t")
         assert os.readlink(f"/proc/self/fd/{broken.fileno()}") == os.devnull
+
+
+def test_summary_lines_are_pinned_byte_for_byte() -> None:
+    assert summary_lines(ROWS) == [
+        "HOST    TASK        STATE        EXIT  DURATION  NOTE",
+        "host1   job-host1   STOPPED      0     1.2s",
+        "host22  job-host22  STOPPED      7     1m15s",
+        "host3   job-host3   NOT_STARTED  -     -         interrupted",
+    ]
