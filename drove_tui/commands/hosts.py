@@ -12,6 +12,7 @@ import sys
 import time
 from typing import TYPE_CHECKING, Any
 
+from drove_tui.commands.output import table_lines
 from drove_tui.errors import ExitCode, HostError, InvalidInput
 
 if TYPE_CHECKING:
@@ -95,10 +96,8 @@ def list_hosts(args: argparse.Namespace) -> int:
         print(json.dumps(document, indent=2))
         return int(ExitCode.OK)
     rows = [_text_row(s, configs[s.name], now, store_id) for s in statuses]
-    widths = [max(len(row[i]) for row in [COLUMNS, *rows]) for i in range(len(COLUMNS))]
-    for row in [COLUMNS, *rows]:
-        cells = zip(row, widths, strict=True)
-        print("  ".join(cell.ljust(width) for cell, width in cells).rstrip())
+    for line in table_lines(COLUMNS, rows):
+        print(line)
     for status in statuses:
         if status.reason:
             print(f"{status.name}: {status.reason}", file=sys.stderr)

@@ -6,6 +6,7 @@ import argparse
 import json
 from typing import Any
 
+from drove_tui.commands.output import table_lines
 from drove_tui.errors import ExitCode
 
 COLUMNS = ("NAME", "ADDRESS", "PORT", "USER", "CONN", "GROUPS", "TAGS")
@@ -57,10 +58,7 @@ def show_hosts(args: argparse.Namespace) -> int:
         )
         for h in hosts
     ]
-    widths = [max(len(row[i]) for row in [COLUMNS, *rows]) for i in range(len(COLUMNS))]
-    for row in [COLUMNS, *rows]:
-        print(
-            "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
-        )
+    for line in table_lines(COLUMNS, rows):
+        print(line)
     print(f"\n{len(hosts)} host(s) from {inventory.source or 'the built-in localhost inventory'}")
     return int(ExitCode.OK)

@@ -14,6 +14,7 @@ from drove_tui.commands.output import (
     format_duration,
     host_colour,
     summary_lines,
+    table_lines,
     use_colour,
 )
 
@@ -162,3 +163,17 @@ def test_summary_lines_are_pinned_byte_for_byte() -> None:
         "host22  job-host22  STOPPED      7     1m15s",
         "host3   job-host3   NOT_STARTED  -     -         interrupted",
     ]
+
+
+def test_table_lines_aligns_each_column_to_its_widest_cell() -> None:
+    assert table_lines(("A", "LONG HEADER", "C"), [("wide cell", "x", ""), ("", "y", "z")]) == [
+        "A          LONG HEADER  C",
+        "wide cell  x",
+        "           y            z",
+    ]
+    assert table_lines(("ONLY",), []) == ["ONLY"]
+
+
+def test_table_lines_refuses_a_row_of_the_wrong_width() -> None:
+    with pytest.raises(ValueError, match="zip"):
+        table_lines(("A", "B"), [("1", "2", "3")])
