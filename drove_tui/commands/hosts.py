@@ -12,6 +12,7 @@ import sys
 import time
 from typing import TYPE_CHECKING, Any
 
+from drove_tui.commands import add_json_option
 from drove_tui.commands.output import table_lines
 from drove_tui.errors import ExitCode, HostError, InvalidInput
 
@@ -43,7 +44,7 @@ def register(subparsers: Any, common: argparse.ArgumentParser) -> None:
         "list", help="probe hosts and show state, free capacity, tasks", parents=[common]
     )
     listing.add_argument("pattern", nargs="?", metavar="PATTERN", help=pattern_help)
-    listing.add_argument("--json", action="store_true", help="JSON on stdout")
+    add_json_option(listing, "JSON on stdout")
     listing.set_defaults(handler=list_hosts)
 
     probe = commands.add_parser(

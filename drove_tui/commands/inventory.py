@@ -6,6 +6,7 @@ import argparse
 import json
 from typing import Any
 
+from drove_tui.commands import add_json_option
 from drove_tui.commands.output import table_lines
 from drove_tui.errors import ExitCode
 
@@ -26,7 +27,7 @@ def register(subparsers: Any, common: argparse.ArgumentParser) -> None:
     show.add_argument(
         "pattern", nargs="?", metavar="PATTERN", help="host pattern, e.g. 'web,!host3' or 'tag:gpu'"
     )
-    show.add_argument("--json", action="store_true", help="JSON on stdout")
+    add_json_option(show, "JSON on stdout")
     show.set_defaults(handler=show_hosts)
 
 

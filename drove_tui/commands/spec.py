@@ -7,6 +7,7 @@ import json
 import sys
 from typing import Any
 
+from drove_tui.commands import add_json_option
 from drove_tui.errors import ExitCode, InvalidInput
 
 
@@ -22,7 +23,7 @@ def register(subparsers: Any, common: argparse.ArgumentParser) -> None:
         parents=[common],
     )
     validate.add_argument("files", nargs="+", metavar="FILE")
-    validate.add_argument("--json", action="store_true", help="one JSON document on stdout")
+    add_json_option(validate, "one JSON document on stdout")
     validate.set_defaults(handler=validate_files)
     schema = commands.add_parser(
         "schema", help="print the JSON Schema of a spec file", parents=[common]
