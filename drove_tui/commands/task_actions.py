@@ -30,6 +30,9 @@ from drove_tui.models.task import TaskRecord, Transition
 
 T = TypeVar("T")
 
+# The states engine.Engine.kill refuses: the container has exited or the task is over.
+NOTHING_TO_KILL = TERMINAL | {TaskState.RUN_COMPLETED, TaskState.DEPROVISIONING}
+
 LIST_COLUMNS = ("APP", "TASK", "STATE", "HOST", "CORES", "MEMORY", "CREATED", "DURATION", "RESULT")
 
 
@@ -168,6 +171,14 @@ def _kept_logs(args: argparse.Namespace) -> LogStore:
 
 def cmd_kill(args: argparse.Namespace) -> int:
     """`tasks kill APP TASK [--wait]`: 0 once the kill is accepted (or, with --wait, done)."""
+    # A task that has ended stays ended: refuse from the store, before any inventory or host.
+    record = _get(args)
+    if record.state in NOTHING_TO_KILL:
+        raise DroveError(
+            f"Task {record.app}/{record.task_id} has already ended (it is {record.state}, "
+            f"result {_result(record)}); there is nothing to kill.",
+            exit_code=ExitCode.FAILED,
+        )
 
     async def body(engine: Any) -> int:
         _engine_get(engine, args)
