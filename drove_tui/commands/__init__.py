@@ -6,7 +6,45 @@ Each module exposes register(subparsers, common) and never imports Textual.
 from __future__ import annotations
 
 import argparse
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
+
+Handler = Callable[[argparse.Namespace], int]
+
+
+class CommandGroup:
+    """One command group (`tasks`, `hosts`, ...) and the way every command joins it: with the
+    common options, its one-line help as the description of its own --help, and a handler."""
+
+    def __init__(
+        self,
+        subparsers: Any,
+        common: argparse.ArgumentParser,
+        name: str,
+        text: str,
+        description: str | None = None,
+    ) -> None:
+        self.common = common
+        group = subparsers.add_parser(
+            name, help=text, description=description or text, parents=[common]
+        )
+        self.commands = group.add_subparsers(
+            dest=f"{name}_command", metavar="COMMAND", required=True
+        )
+
+    def add(
+        self,
+        name: str,
+        handler: Handler,
+        text: str,
+        parent: argparse.ArgumentParser | None = None,
+    ) -> argparse.ArgumentParser:
+        """The command `name`, running `handler`; `parent` replaces the common options."""
+        parser: argparse.ArgumentParser = self.commands.add_parser(
+            name, help=text, description=text, parents=[parent or self.common]
+        )
+        parser.set_defaults(handler=handler)
+        return parser
 
 
 def add_json_option(parser: argparse.ArgumentParser, text: str) -> None:

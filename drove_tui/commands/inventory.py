@@ -6,7 +6,7 @@ import argparse
 import json
 from typing import Any
 
-from drove_tui.commands import add_json_option
+from drove_tui.commands import CommandGroup, add_json_option
 from drove_tui.commands.output import table_lines
 from drove_tui.errors import ExitCode
 
@@ -15,20 +15,14 @@ COLUMNS = ("NAME", "ADDRESS", "PORT", "USER", "CONN", "GROUPS", "TAGS")
 
 def register(subparsers: Any, common: argparse.ArgumentParser) -> None:
     """Add the `inventory` command group to the root parser."""
-    inventory = subparsers.add_parser(
-        "inventory", help="show the inventory's hosts, resolved", parents=[common]
-    )
-    commands = inventory.add_subparsers(dest="inventory_command", metavar="COMMAND", required=True)
-    show = commands.add_parser(
-        "show",
-        help="hosts with every default merged (groups, defaults, ~/.ssh/config)",
-        parents=[common],
+    group = CommandGroup(subparsers, common, "inventory", "show the inventory's hosts, resolved")
+    show = group.add(
+        "show", show_hosts, "hosts with every default merged (groups, defaults, ~/.ssh/config)"
     )
     show.add_argument(
         "pattern", nargs="?", metavar="PATTERN", help="host pattern, e.g. 'web,!host3' or 'tag:gpu'"
     )
     add_json_option(show, "JSON on stdout")
-    show.set_defaults(handler=show_hosts)
 
 
 def show_hosts(args: argparse.Namespace) -> int:

@@ -15,7 +15,7 @@ import argparse
 from collections.abc import Callable
 from typing import Any
 
-from drove_tui.commands import add_json_option
+from drove_tui.commands import CommandGroup, add_json_option
 
 # Literal so that building the parser does not import the models (pydantic); a unit test
 # checks it against TaskState.
@@ -40,23 +40,14 @@ def _lazy(name: str) -> Callable[[argparse.Namespace], int]:
 
 def register(subparsers: Any, common: argparse.ArgumentParser) -> None:
     """Add `tasks` and its subcommands to the root parser."""
-    tasks = subparsers.add_parser(
+    group = CommandGroup(
+        subparsers,
+        common,
         "tasks",
-        parents=[common],
-        help="list, show, follow, kill and forget tasks",
-        description="Tasks as the store remembers them, and the commands that act on one.",
+        "list, show, follow, kill and forget tasks",
+        "Tasks as the store remembers them, and the commands that act on one.",
     )
-    sub = tasks.add_subparsers(dest="tasks_command", metavar="SUBCOMMAND", required=True)
-
-    def add(
-        name: str,
-        handler: Callable[[argparse.Namespace], int],
-        text: str,
-        parent: argparse.ArgumentParser = common,
-    ) -> Any:
-        parser = sub.add_parser(name, parents=[parent], help=text, description=text)
-        parser.set_defaults(handler=handler)
-        return parser
+    add = group.add
 
     listing = add(
         "list",
