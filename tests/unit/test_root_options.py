@@ -134,3 +134,8 @@ def test_json_before_after_or_absent(
     assert main([*command, *rest, "--json"]) == 0
     assert main([*command, *rest]) == 0
     assert [args.json for args in calls] == [True, True, False]
+
+
+def test_every_command_help_opens_with_what_it_does() -> None:
+    lacking = [" ".join(path) for path, parser in commands(ROOT) if path and not parser.description]
+    assert lacking == []
