@@ -151,7 +151,9 @@ def cmd_logs(args: argparse.Namespace) -> int:
     record = _get(args)
     if record.terminal:
         # Nothing more will come: read the local copy, with no inventory and no host.
-        for line in _kept_logs(args).read(args.app, args.task, tail=args.tail):
+        # (LogStore.read gives every line for tail=0: its slice [-0:] is the whole list.)
+        kept = [] if args.tail == 0 else _kept_logs(args).read(args.app, args.task, tail=args.tail)
+        for line in kept:
             show(line)
         return int(ExitCode.OK)
 

@@ -413,6 +413,11 @@ def test_logs_of_a_finished_task_come_from_the_local_copy_without_the_engine(
     )
     assert (code, out, err) == (0, "last\n", "boom\n")
     assert engine.calls == []
+    # --tail 0 is no line at all (it printed every line: a slice [-0:] is the whole list).
+    code, out, err = _run(
+        capsys, "tasks", "logs", "app", "fail1", "--tail", "0", "--state", str(state)
+    )
+    assert (code, out, err) == (0, "", "")
 
 
 def test_logs_of_unknown_task_exits_9(state: Path, capsys: pytest.CaptureFixture[str]) -> None:
