@@ -99,7 +99,11 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--parallel", type=int, metavar="N", help="at most N fan-out hosts at once")
     run.add_argument("--fail-fast", action="store_true", help="stop scheduling after a failure")
     run.add_argument("--detach", action="store_true", help="return once the task is RUNNING")
-    run.add_argument("--json", action="store_true", help="JSON lines instead of human text")
+    run.add_argument(
+        "--json",
+        action="store_true",
+        help="JSON lines instead of human text (before a command: that command's --json)",
+    )
     run.add_argument("--timeout", metavar="DURATION", help="operation timeout, e.g. '5 minutes'")
     run.add_argument(
         "--kill-on-interrupt", action="store_true", help="Ctrl-C kills the task (default: detach)"
@@ -144,6 +148,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             "--fan-out, --parallel, --detach, --json, --fail-fast, --timeout, "
             "--kill-on-interrupt and --no-warm need --run SPEC"
         )
+    if args.run is None and args.command:
+        from drove_tui.commands import refuse_run_options_before
+
+        refuse_run_options_before(parser, args, (*run_only, "json"))
     try:
         if args.run is not None:
             from drove_tui.commands import warm

@@ -12,6 +12,8 @@ import sys
 import time
 from typing import TYPE_CHECKING, Any
 
+from drove_tui.commands import CommandGroup, add_json_option
+from drove_tui.commands.output import table_lines
 from drove_tui.errors import ExitCode, HostError, InvalidInput
 
 if TYPE_CHECKING:
@@ -32,33 +34,23 @@ COLUMNS = (
 
 def register(subparsers: Any, common: argparse.ArgumentParser) -> None:
     """Add the `hosts` command group to the root parser."""
-    hosts = subparsers.add_parser(
-        "hosts", help="host health, capacity and host keys", parents=[common]
-    )
-    commands = hosts.add_subparsers(dest="hosts_command", metavar="COMMAND", required=True)
+    group = CommandGroup(subparsers, common, "hosts", "host health, capacity and host keys")
     pattern_help = "host pattern, e.g. 'web,!host3' or 'tag:gpu' (default: all)"
 
-    listing = commands.add_parser(
-        "list", help="probe hosts and show state, free capacity, tasks", parents=[common]
-    )
+    listing = group.add("list", list_hosts, "probe hosts and show state, free capacity, tasks")
     listing.add_argument("pattern", nargs="?", metavar="PATTERN", help=pattern_help)
-    listing.add_argument("--json", action="store_true", help="JSON on stdout")
-    listing.set_defaults(handler=list_hosts)
+    add_json_option(listing, "JSON on stdout")
 
-    probe = commands.add_parser(
-        "probe", help="probe hosts now; exit 7 when one is not ONLINE", parents=[common]
-    )
+    probe = group.add("probe", probe_hosts, "probe hosts now; exit 7 when one is not ONLINE")
     probe.add_argument("pattern", nargs="?", metavar="PATTERN", help=pattern_help)
-    probe.set_defaults(handler=probe_hosts)
 
-    trust = commands.add_parser(
+    trust = group.add(
         "trust",
-        help="show hosts' key fingerprints and record them as trusted (never a changed key)",
-        parents=[common],
+        trust_hosts,
+        "show hosts' key fingerprints and record them as trusted (never a changed key)",
     )
     trust.add_argument("pattern", metavar="PATTERN", help="host pattern")
     trust.add_argument("--yes", action="store_true", help="do not ask before recording a key")
-    trust.set_defaults(handler=trust_hosts)
 
 
 def _selected(args: argparse.Namespace) -> tuple[Inventory, list[HostConfig]]:
@@ -95,10 +87,8 @@ def list_hosts(args: argparse.Namespace) -> int:
         print(json.dumps(document, indent=2))
         return int(ExitCode.OK)
     rows = [_text_row(s, configs[s.name], now, store_id) for s in statuses]
-    widths = [max(len(row[i]) for row in [COLUMNS, *rows]) for i in range(len(COLUMNS))]
-    for row in [COLUMNS, *rows]:
-        cells = zip(row, widths, strict=True)
-        print("  ".join(cell.ljust(width) for cell, width in cells).rstrip())
+    for line in table_lines(COLUMNS, rows):
+        print(line)
     for status in statuses:
         if status.reason:
             print(f"{status.name}: {status.reason}", file=sys.stderr)

@@ -6,6 +6,8 @@ import argparse
 import json
 from typing import Any
 
+from drove_tui.commands import CommandGroup, add_json_option
+from drove_tui.commands.output import table_lines
 from drove_tui.errors import ExitCode
 
 COLUMNS = ("NAME", "ADDRESS", "PORT", "USER", "CONN", "GROUPS", "TAGS")
@@ -13,20 +15,14 @@ COLUMNS = ("NAME", "ADDRESS", "PORT", "USER", "CONN", "GROUPS", "TAGS")
 
 def register(subparsers: Any, common: argparse.ArgumentParser) -> None:
     """Add the `inventory` command group to the root parser."""
-    inventory = subparsers.add_parser(
-        "inventory", help="show the inventory's hosts, resolved", parents=[common]
-    )
-    commands = inventory.add_subparsers(dest="inventory_command", metavar="COMMAND", required=True)
-    show = commands.add_parser(
-        "show",
-        help="hosts with every default merged (groups, defaults, ~/.ssh/config)",
-        parents=[common],
+    group = CommandGroup(subparsers, common, "inventory", "show the inventory's hosts, resolved")
+    show = group.add(
+        "show", show_hosts, "hosts with every default merged (groups, defaults, ~/.ssh/config)"
     )
     show.add_argument(
         "pattern", nargs="?", metavar="PATTERN", help="host pattern, e.g. 'web,!host3' or 'tag:gpu'"
     )
-    show.add_argument("--json", action="store_true", help="JSON on stdout")
-    show.set_defaults(handler=show_hosts)
+    add_json_option(show, "JSON on stdout")
 
 
 def show_hosts(args: argparse.Namespace) -> int:
@@ -57,10 +53,7 @@ def show_hosts(args: argparse.Namespace) -> int:
         )
         for h in hosts
     ]
-    widths = [max(len(row[i]) for row in [COLUMNS, *rows]) for i in range(len(COLUMNS))]
-    for row in [COLUMNS, *rows]:
-        print(
-            "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
-        )
+    for line in table_lines(COLUMNS, rows):
+        print(line)
     print(f"\n{len(hosts)} host(s) from {inventory.source or 'the built-in localhost inventory'}")
     return int(ExitCode.OK)

@@ -110,10 +110,17 @@ def summary_lines(rows: Sequence[SummaryRow]) -> list[str]:
         )
         for r in rows
     ]
-    widths = [max(len(row[i]) for row in [header, *cells]) for i in range(len(header))]
+    return table_lines(header, cells)
+
+
+def table_lines(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
+    """Every table the CLI prints: the header, then the rows, each cell left-aligned to its
+    column's widest cell, two spaces between columns, no trailing spaces."""
+    table = [headers, *rows]
+    widths = [max(len(row[i]) for row in table) for i in range(len(headers))]
     return [
-        "  ".join(cell.ljust(widths[i]) for i, cell in enumerate(row)).rstrip()
-        for row in [header, *cells]
+        "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
+        for row in table
     ]
 
 

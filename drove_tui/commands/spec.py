@@ -7,27 +7,23 @@ import json
 import sys
 from typing import Any
 
+from drove_tui.commands import CommandGroup, add_json_option
 from drove_tui.errors import ExitCode, InvalidInput
 
 
 def register(subparsers: Any, common: argparse.ArgumentParser) -> None:
     """Add the `spec` command group to the root parser."""
-    spec = subparsers.add_parser(
-        "spec", help="check task spec files; print the spec's JSON Schema", parents=[common]
+    group = CommandGroup(
+        subparsers, common, "spec", "check task spec files; print the spec's JSON Schema"
     )
-    commands = spec.add_subparsers(dest="spec_command", metavar="COMMAND", required=True)
-    validate = commands.add_parser(
+    validate = group.add(
         "validate",
-        help="validate spec files (JSON or YAML, '-' = stdin); exit 2 if any is invalid",
-        parents=[common],
+        validate_files,
+        "validate spec files (JSON or YAML, '-' = stdin); exit 2 if any is invalid",
     )
     validate.add_argument("files", nargs="+", metavar="FILE")
-    validate.add_argument("--json", action="store_true", help="one JSON document on stdout")
-    validate.set_defaults(handler=validate_files)
-    schema = commands.add_parser(
-        "schema", help="print the JSON Schema of a spec file", parents=[common]
-    )
-    schema.set_defaults(handler=print_schema)
+    add_json_option(validate, "one JSON document on stdout")
+    group.add("schema", print_schema, "print the JSON Schema of a spec file")
 
 
 def validate_files(args: argparse.Namespace) -> int:

@@ -18,7 +18,7 @@ from contextlib import AbstractAsyncContextManager, contextmanager
 from pathlib import Path
 from typing import Any, TextIO, TypeVar
 
-from drove_tui.commands.output import format_duration
+from drove_tui.commands.output import format_duration, table_lines
 from drove_tui.commands.tasks import STATE_NAMES
 from drove_tui.engine.events import LogLine
 from drove_tui.engine.logs import LogStore
@@ -29,6 +29,11 @@ from drove_tui.models.states import TERMINAL, TaskState
 from drove_tui.models.task import TaskRecord, Transition
 
 T = TypeVar("T")
+
+# The states engine.Engine.kill refuses: the container has exited or the task is over.
+NOTHING_TO_KILL = TERMINAL | {TaskState.RUN_COMPLETED, TaskState.DEPROVISIONING}
+
+LIST_COLUMNS = ("APP", "TASK", "STATE", "HOST", "CORES", "MEMORY", "CREATED", "DURATION", "RESULT")
 
 
 # -- store-only commands -------------------------------------------------------------------
@@ -45,7 +50,7 @@ def cmd_list(args: argparse.Namespace, out: TextIO | None = None) -> int:
     if args.json:
         _print_json([r.to_task_info() for r in records], stream)
     else:
-        _print_table(_list_rows(records), stream)
+        _print_table(LIST_COLUMNS, _list_rows(records), stream)
     return int(ExitCode.OK)
 
 
@@ -73,9 +78,8 @@ def cmd_history(args: argparse.Namespace, out: TextIO | None = None) -> int:
     if args.json:
         _print_json([_transition_json(t) for t in moves], stream)
     else:
-        rows = [("TIME", "FROM", "TO", "REASON")]
-        rows += [(_clock(t.at), t.from_state or "-", t.to_state, t.reason) for t in moves]
-        _print_table(rows, stream)
+        rows = [(_clock(t.at), t.from_state or "-", t.to_state, t.reason) for t in moves]
+        _print_table(("TIME", "FROM", "TO", "REASON"), rows, stream)
     return int(ExitCode.OK)
 
 
@@ -147,7 +151,9 @@ def cmd_logs(args: argparse.Namespace) -> int:
     record = _get(args)
     if record.terminal:
         # Nothing more will come: read the local copy, with no inventory and no host.
-        for line in _kept_logs(args).read(args.app, args.task, tail=args.tail):
+        # (LogStore.read gives every line for tail=0: its slice [-0:] is the whole list.)
+        kept = [] if args.tail == 0 else _kept_logs(args).read(args.app, args.task, tail=args.tail)
+        for line in kept:
             show(line)
         return int(ExitCode.OK)
 
@@ -167,6 +173,14 @@ def _kept_logs(args: argparse.Namespace) -> LogStore:
 
 def cmd_kill(args: argparse.Namespace) -> int:
     """`tasks kill APP TASK [--wait]`: 0 once the kill is accepted (or, with --wait, done)."""
+    # A task that has ended stays ended: refuse from the store, before any inventory or host.
+    record = _get(args)
+    if record.state in NOTHING_TO_KILL:
+        raise DroveError(
+            f"Task {record.app}/{record.task_id} has already ended (it is {record.state}, "
+            f"result {_result(record)}); there is nothing to kill.",
+            exit_code=ExitCode.FAILED,
+        )
 
     async def body(engine: Any) -> int:
         _engine_get(engine, args)
@@ -329,9 +343,7 @@ def _duration(record: TaskRecord, now: float) -> str:
 
 def _list_rows(records: Sequence[TaskRecord]) -> list[tuple[str, ...]]:
     now = time.time()
-    rows: list[tuple[str, ...]] = [
-        ("APP", "TASK", "STATE", "HOST", "CORES", "MEMORY", "CREATED", "DURATION", "RESULT")
-    ]
+    rows: list[tuple[str, ...]] = []
     for r in records:
         cores = ",".join(str(c) for c in r.cores) or "-"
         memory = f"{r.memory_mb}M" if r.memory_mb else "-"
@@ -379,11 +391,9 @@ def _transition_json(t: Transition) -> dict[str, Any]:
     return {"at": t.at, "from": t.from_state, "to": t.to_state, "reason": t.reason}
 
 
-def _print_table(rows: Sequence[Sequence[str]], stream: TextIO) -> None:
-    widths = [max(len(str(row[i])) for row in rows) for i in range(len(rows[0]))]
-    for row in rows:
-        line = "  ".join(str(cell).ljust(widths[i]) for i, cell in enumerate(row))
-        stream.write(line.rstrip() + "\n")
+def _print_table(headers: Sequence[str], rows: Sequence[Sequence[str]], stream: TextIO) -> None:
+    for line in table_lines(headers, rows):
+        stream.write(line + "\n")
 
 
 def _print_json(data: Any, stream: TextIO, *, compact: bool = False) -> None:

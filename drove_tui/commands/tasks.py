@@ -15,6 +15,8 @@ import argparse
 from collections.abc import Callable
 from typing import Any
 
+from drove_tui.commands import CommandGroup, add_json_option
+
 # Literal so that building the parser does not import the models (pydantic); a unit test
 # checks it against TaskState.
 STATE_NAMES = (
@@ -38,23 +40,14 @@ def _lazy(name: str) -> Callable[[argparse.Namespace], int]:
 
 def register(subparsers: Any, common: argparse.ArgumentParser) -> None:
     """Add `tasks` and its subcommands to the root parser."""
-    tasks = subparsers.add_parser(
+    group = CommandGroup(
+        subparsers,
+        common,
         "tasks",
-        parents=[common],
-        help="list, show, follow, kill and forget tasks",
-        description="Tasks as the store remembers them, and the commands that act on one.",
+        "list, show, follow, kill and forget tasks",
+        "Tasks as the store remembers them, and the commands that act on one.",
     )
-    sub = tasks.add_subparsers(dest="tasks_command", metavar="SUBCOMMAND", required=True)
-
-    def add(
-        name: str,
-        handler: Callable[[argparse.Namespace], int],
-        text: str,
-        parent: argparse.ArgumentParser = common,
-    ) -> Any:
-        parser = sub.add_parser(name, parents=[parent], help=text, description=text)
-        parser.set_defaults(handler=handler)
-        return parser
+    add = group.add
 
     listing = add(
         "list",
@@ -71,23 +64,23 @@ def register(subparsers: Any, common: argparse.ArgumentParser) -> None:
         "any other value is the state file, as for every command",
     )
     listing.add_argument("--app", metavar="APP", help="only tasks of this sourceAppName")
-    listing.add_argument("--json", action="store_true", help="a JSON array of Drove TaskInfo")
+    add_json_option(listing, "a JSON array of Drove TaskInfo")
 
     show = add("show", _lazy("cmd_show"), "one task as Drove's TaskInfo")
     _task_args(show)
-    show.add_argument("--json", action="store_true", help="Drove's TaskInfo JSON")
+    add_json_option(show, "Drove's TaskInfo JSON")
 
     history = add(
         "history", _lazy("cmd_history"), "every state change of a task, with time and reason"
     )
     _task_args(history)
-    history.add_argument("--json", action="store_true", help="a JSON array of transitions")
+    add_json_option(history, "a JSON array of transitions")
 
     delete = add(
         "delete", _lazy("cmd_delete"), "forget a finished task so its id can be used again"
     )
     _task_args(delete)
-    delete.add_argument("--json", action="store_true", help="say what was deleted as JSON")
+    add_json_option(delete, "say what was deleted as JSON")
 
     prune = add("prune", _lazy("cmd_prune"), "forget finished tasks older than a duration")
     prune.add_argument(
@@ -96,25 +89,25 @@ def register(subparsers: Any, common: argparse.ArgumentParser) -> None:
         metavar="DURATION",
         help="e.g. 7d, 12h, 30m (m is minutes); tasks that finished longer ago are forgotten",
     )
-    prune.add_argument("--json", action="store_true", help='{"pruned": N}')
+    add_json_option(prune, '{"pruned": N}')
 
     logs = add("logs", _lazy("cmd_logs"), "a task's output (kept locally, so also after it ended)")
     _task_args(logs)
     logs.add_argument("-f", "--follow", action="store_true", help="keep printing new lines")
     logs.add_argument("--since", metavar="DURATION", help="only lines of the last DURATION")
     logs.add_argument("--tail", type=int, metavar="N", help="only the last N lines")
-    logs.add_argument("--json", action="store_true", help="JSON lines")
+    add_json_option(logs, "JSON lines")
 
     kill = add(
         "kill", _lazy("cmd_kill"), "kill a task in any live state (a PENDING one is cancelled)"
     )
     _task_args(kill)
     kill.add_argument("--wait", action="store_true", help="return once the task has ended")
-    kill.add_argument("--json", action="store_true", help="the task's TaskInfo as JSON")
+    add_json_option(kill, "the task's TaskInfo as JSON")
 
     wait = add("wait", _lazy("cmd_wait"), "block until a task ends; exit with its exit code")
     _task_args(wait)
-    wait.add_argument("--json", action="store_true", help="the final TaskInfo as JSON")
+    add_json_option(wait, "the final TaskInfo as JSON")
 
 
 def _without_state(common: argparse.ArgumentParser) -> argparse.ArgumentParser:

@@ -6,10 +6,9 @@ import argparse
 import hashlib
 import json
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -18,36 +17,12 @@ from drove_tui.commands import task_actions as tasks_command
 from drove_tui.engine.events import LogLine
 from drove_tui.engine.logs import LogStore
 from drove_tui.engine.store import SqliteStore
-from drove_tui.models.spec import TaskSpec
 from drove_tui.models.states import TaskResult, TaskState
 from drove_tui.models.task import TaskRecord
+from tests.task_records import task_record
 
 S = TaskState
 DAY = 86400.0
-
-
-def _record(task: str, state: TaskState, app: str = "app", **fields: Any) -> TaskRecord:
-    spec = TaskSpec.model_validate(
-        {
-            "sourceAppName": app,
-            "taskId": task,
-            "executable": {"type": "DOCKER", "url": "busybox:latest"},
-            "resources": [{"type": "CPU", "count": 1}, {"type": "MEMORY", "sizeInMB": 64}],
-        }
-    )
-    created = float(fields.pop("created_at", time.time() - 60))
-    values: dict[str, Any] = {
-        "app": app,
-        "task_id": task,
-        "instance_id": f"{app}-{task}-00000000",
-        "state": state,
-        "spec": spec,
-        "memory_mb": 64,
-        "created_at": created,
-        "updated_at": created,
-    }
-    values.update(fields)
-    return TaskRecord(**values)
 
 
 @pytest.fixture
@@ -58,10 +33,10 @@ def state(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     store = SqliteStore.open(path)
     now = time.time()
     store.create_task(
-        _record("run1", S.RUNNING, host="h1", numa_node=0, cores=[1], started_at=now - 30)
+        task_record("run1", S.RUNNING, host="h1", numa_node=0, cores=[1], started_at=now - 30)
     )
     store.create_task(
-        _record(
+        task_record(
             "fail1",
             S.STOPPED,
             host="h2",
@@ -73,9 +48,11 @@ def state(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
             finished_at=now - 40,
         )
     )
-    store.create_task(_record("wait1", S.PENDING, app="other", reason="no host has 1 free core"))
     store.create_task(
-        _record(
+        task_record("wait1", S.PENDING, app="other", reason="no host has 1 free core")
+    )
+    store.create_task(
+        task_record(
             "old1",
             S.STOPPED,
             result=TaskResult.from_exit_code(0),
@@ -325,7 +302,7 @@ def test_wait_on_finished_task_exits_with_its_code_without_the_engine(
 def test_wait_on_live_task_waits_through_the_engine(
     state: Path, engine: ScriptedEngine, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    engine.final = _record("run1", S.STOPPED, result=TaskResult.from_exit_code(0))
+    engine.final = task_record("run1", S.STOPPED, result=TaskResult.from_exit_code(0))
     code, out, _ = _run(capsys, "tasks", "wait", "app", "run1", "--json", "--state", str(state))
     assert code == 0
     assert json.loads(out)["taskResult"] == {"status": "SUCCESSFUL", "exitCode": 0}
@@ -343,7 +320,7 @@ def test_wait_on_unknown_task_exits_9(
 def test_kill_with_wait_returns_once_the_task_ended(
     state: Path, engine: ScriptedEngine, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    engine.final = _record("run1", S.STOPPED, result=TaskResult.cancelled())
+    engine.final = task_record("run1", S.STOPPED, result=TaskResult.cancelled())
     code, _, err = _run(capsys, "tasks", "kill", "app", "run1", "--wait", "--state", str(state))
     assert code == 0
     assert engine.calls == ["kill app run1", "wait app run1"]
@@ -355,6 +332,32 @@ def test_kill_of_unknown_task_exits_9_without_killing(
 ) -> None:
     assert _run(capsys, "tasks", "kill", "app", "nope", "--state", str(state))[0] == 9
     assert engine.calls == []
+
+
+@pytest.mark.parametrize(
+    "ended", [S.STOPPED, S.LOST, S.PROVISIONING_FAILED, S.RUN_COMPLETED, S.DEPROVISIONING]
+)
+def test_kill_of_an_ended_task_is_refused_from_the_store_alone(
+    ended: TaskState,
+    state: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    def no_engine(args: argparse.Namespace) -> None:
+        raise AssertionError("tasks kill opened the engine (and so the hosts)")
+
+    monkeypatch.setattr(tasks_command, "open_engine", no_engine)
+    # An inventory that cannot even be read: the refusal must not need it.
+    monkeypatch.setenv("DROVE_TUI_INVENTORY", str(state.parent / "no-such-inventory.yaml"))
+    store = SqliteStore.open(state)
+    store.create_task(task_record("ended1", ended, result=TaskResult.from_exit_code(0)))
+    store.close()
+    code, out, err = _run(capsys, "tasks", "kill", "app", "ended1", "--wait", "--state", str(state))
+    assert (code, out) == (1, "")
+    assert err == (
+        f"drove-tui: Task app/ended1 has already ended (it is {ended}, result SUCCESSFUL/0); "
+        "there is nothing to kill.\n"
+    )
 
 
 def test_logs_since_keeps_recent_lines_on_their_own_streams(
@@ -410,6 +413,11 @@ def test_logs_of_a_finished_task_come_from_the_local_copy_without_the_engine(
     )
     assert (code, out, err) == (0, "last\n", "boom\n")
     assert engine.calls == []
+    # --tail 0 is no line at all (it printed every line: a slice [-0:] is the whole list).
+    code, out, err = _run(
+        capsys, "tasks", "logs", "app", "fail1", "--tail", "0", "--state", str(state)
+    )
+    assert (code, out, err) == (0, "", "")
 
 
 def test_logs_of_unknown_task_exits_9(state: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -421,3 +429,52 @@ def test_the_parsers_list_of_state_names_is_every_task_state() -> None:
     from drove_tui.models.states import TaskState
 
     assert STATE_NAMES.split(", ") == [s.value for s in TaskState]
+
+
+@pytest.fixture
+def utc(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Local time is UTC for the test (and back to what it was after)."""
+    monkeypatch.setenv("TZ", "UTC")
+    time.tzset()
+    yield
+    monkeypatch.undo()
+    time.tzset()
+
+
+@pytest.mark.usefixtures("utc")
+def test_list_and_history_tables_are_pinned_byte_for_byte(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    at = 1_700_000_000.0  # 2023-11-14 22:13:20 UTC
+    path = tmp_path / "state.db"
+    store = SqliteStore.open(path)
+    store.create_task(
+        task_record(
+            "a-much-longer-task",
+            S.STOPPED,
+            host="host1",
+            cores=[2, 3],
+            result=TaskResult.from_exit_code(0),
+            created_at=at,
+            started_at=at + 1,
+            finished_at=at + 76,
+        )
+    )
+    store.create_task(task_record("t2", S.PENDING, app="ci", memory_mb=0, created_at=at + 60))
+    store.close()
+    code, out, _ = _run(capsys, "tasks", "list", "--state", str(path))
+    assert code == 0
+    assert out == (
+        "APP  TASK                STATE    HOST   CORES  MEMORY  CREATED              "
+        "DURATION  RESULT\n"
+        "app  a-much-longer-task  STOPPED  host1  2,3    64M     2023-11-14 22:13:20  "
+        "1m15s     SUCCESSFUL/0\n"
+        "ci   t2                  PENDING  -      -      -       2023-11-14 22:14:20  "
+        "-         -\n"
+    )
+    code, out, _ = _run(
+        capsys, "tasks", "history", "app", "a-much-longer-task", "--state", str(path)
+    )
+    assert out == (
+        "TIME                 FROM  TO       REASON\n2023-11-14 22:13:20  -     STOPPED  created\n"
+    )

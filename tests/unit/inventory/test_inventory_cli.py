@@ -62,3 +62,14 @@ def test_directory_given_as_inventory_is_named(
 ) -> None:
     assert main(["inventory", "show", "-i", str(tmp_path)]) == 2
     assert f"{tmp_path}: is a directory, not an inventory file" in capsys.readouterr().err
+
+
+def test_show_table_is_pinned_byte_for_byte(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["inventory", "show", "-i", str(NATIVE)]) == 0
+    assert capsys.readouterr().out == (
+        "NAME   ADDRESS     PORT  USER   CONN   GROUPS   TAGS\n"
+        "host1  127.0.0.11  2222  drove  ssh    web      zone=a\n"
+        "host2  127.0.0.12  2222  drove  ssh    gpu,web  zone=a,gpu\n"
+        "host3  127.0.0.13  2222  drove  local  -        -\n"
+        f"\n3 host(s) from {NATIVE}\n"
+    )

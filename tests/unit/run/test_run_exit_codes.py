@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 from run_fakes import make_spec, options
 
+from drove_tui.cli import build_parser
 from drove_tui.commands.run import check_flags, exit_code_for, follow_hint, with_timeout
 from drove_tui.errors import InvalidInput
 from drove_tui.models.operation import ClusterOpSpec
@@ -61,17 +62,9 @@ def test_a_provisioning_failure_seen_earlier_still_exits_4() -> None:
 
 
 def args(**kw: Any) -> argparse.Namespace:
-    base = dict(
-        run="s.yaml",
-        fan_out=None,
-        parallel=None,
-        fail_fast=False,
-        detach=False,
-        json=False,
-        timeout=None,
-        kill_on_interrupt=False,
-    )
-    return argparse.Namespace(**{**base, **kw})
+    """`drove-tui --run s.yaml` as the real parser reads it, with some flags changed."""
+    parsed = build_parser().parse_args(["--run", "s.yaml"])
+    return argparse.Namespace(**{**vars(parsed), **kw})
 
 
 @pytest.mark.parametrize(

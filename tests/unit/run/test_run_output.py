@@ -14,6 +14,7 @@ from drove_tui.commands.output import (
     format_duration,
     host_colour,
     summary_lines,
+    table_lines,
     use_colour,
 )
 
@@ -153,3 +154,26 @@ def test_a_reader_that_went_away_is_not_an_error() -> None:
         o.log_line("stdout", "second")
         o.task_ident("a", "t")
         assert os.readlink(f"/proc/self/fd/{broken.fileno()}") == os.devnull
+
+
+def test_summary_lines_are_pinned_byte_for_byte() -> None:
+    assert summary_lines(ROWS) == [
+        "HOST    TASK        STATE        EXIT  DURATION  NOTE",
+        "host1   job-host1   STOPPED      0     1.2s",
+        "host22  job-host22  STOPPED      7     1m15s",
+        "host3   job-host3   NOT_STARTED  -     -         interrupted",
+    ]
+
+
+def test_table_lines_aligns_each_column_to_its_widest_cell() -> None:
+    assert table_lines(("A", "LONG HEADER", "C"), [("wide cell", "x", ""), ("", "y", "z")]) == [
+        "A          LONG HEADER  C",
+        "wide cell  x",
+        "           y            z",
+    ]
+    assert table_lines(("ONLY",), []) == ["ONLY"]
+
+
+def test_table_lines_refuses_a_row_of_the_wrong_width() -> None:
+    with pytest.raises(ValueError, match="zip"):
+        table_lines(("A", "B"), [("1", "2", "3")])
