@@ -35,6 +35,7 @@ EXPECT = {
     "--detach": "refused",
     "--timeout": "refused",
     "--kill-on-interrupt": "refused",
+    "--no-warm": "refused",
     "--version": "version",
 }
 VALUES = {"--parallel": "2", "--run": "job.yaml"}
