@@ -135,37 +135,30 @@ def sample_hosts() -> list[HostStatus]:
             memory_mb=256,
         )
 
+    def status(
+        name: str,
+        state: HostState,
+        ok_ago: float,
+        checked_ago: float,
+        facts: HostFacts | None = None,
+        reason: str | None = None,
+    ) -> HostStatus:
+        return HostStatus(
+            name=name,
+            state=state,
+            reason=reason,
+            facts=facts,
+            last_ok=NOW - ok_ago,
+            checked_at=NOW - checked_ago,
+        )
+
+    host1 = facts([box("billing", "invoice-run", [0], 0), box("search", "compact", [1], 0)])
+    host2 = facts([box("ml", "train-small", [4, 5], 1)])
     return [
-        HostStatus(
-            name="host1",
-            state=HostState.ONLINE,
-            facts=facts([box("billing", "invoice-run", [0], 0), box("search", "compact", [1], 0)]),
-            last_ok=NOW - 2,
-            checked_at=NOW - 2,
-        ),
-        HostStatus(
-            name="host2",
-            state=HostState.ONLINE,
-            facts=facts([box("ml", "train-small", [4, 5], 1)]),
-            last_ok=NOW - 4,
-            checked_at=NOW - 4,
-        ),
-        HostStatus(
-            name="host3",
-            state=HostState.UNREACHABLE,
-            reason="connection refused",
-            facts=None,
-            last_ok=NOW - 300,
-            checked_at=NOW - 3,
-        ),
-        HostStatus(
-            name="host4",
-            state=HostState.DOCKER_DOWN,
-            reason="docker daemon not running",
-            facts=None,
-            last_ok=NOW - 60,
-            checked_at=NOW - 5,
-        ),
+        status("host1", HostState.ONLINE, 2, 2, host1),
+        status("host2", HostState.ONLINE, 4, 4, host2),
+        status("host3", HostState.UNREACHABLE, 300, 3, reason="connection refused"),
+        status("host4", HostState.DOCKER_DOWN, 60, 5, reason="docker daemon not running"),
     ]
 
 

@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import asyncio
-import html
-import re
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 from fake_engine import FakeEngine, frozen_clock, make_record
+from pilot_helpers import screen_text, until
 from textual.pilot import Pilot
 from textual.widgets import Input, Static, TextArea
 
@@ -41,20 +38,20 @@ def text_of(widget: Static) -> str:
     return str(widget.render())
 
 
-async def until(pilot: Pilot[int], check: Callable[[], object], limit: float = 20.0) -> None:
-    """Let the app run until `check()` holds; fail after a generous timeout (never a sleep bet)."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + limit
-    while not check():
-        assert loop.time() < deadline, "condition not reached"
-        await pilot.pause(0.02)
+def spec_text(task_id: str) -> str:
+    """A valid one-core spec of app `demo`."""
+    return (
+        f"sourceAppName: demo\ntaskId: {task_id}\nexecutable: {{url: busybox}}\n"
+        "resources: [{type: CPU, count: 1}, {type: MEMORY, sizeInMB: 64}]\n"
+    )
 
 
-def screen_text(app: DroveApp) -> str:
-    """What the terminal shows, as plain text (the SVG screenshot without its markup)."""
-    svg = app.export_screenshot()
-    body = svg[svg.index("<g class") :]
-    return html.unescape(re.sub(r"<[^>]+>", "", body)).replace("\xa0", " ")
+async def open_create(pilot: Pilot[int]) -> CreateScreen:
+    await pilot.press("c")
+    await pilot.pause()
+    screen = pilot.app.screen
+    assert isinstance(screen, CreateScreen)
+    return screen
 
 
 async def test_filter_by_state_shows_only_matching_tasks() -> None:
@@ -235,10 +232,8 @@ async def test_create_with_invalid_spec_lists_field_paths(tmp_path: Path) -> Non
     engine = FakeEngine()
     app = make_app(engine)
     async with app.run_test(size=SIZE) as pilot:
-        await pilot.press("c")
-        await pilot.pause()
-        assert isinstance(app.screen, CreateScreen)
-        app.screen.query_one("#path", Input).value = str(spec)
+        form = await open_create(pilot)
+        form.query_one("#path", Input).value = str(spec)
         await pilot.press("ctrl+s")
         await pilot.pause()
         assert "resources" in screen_text(app)
@@ -249,13 +244,9 @@ async def test_create_from_pasted_yaml_lands_on_the_new_tasks_detail() -> None:
     engine = FakeEngine()
     app = make_app(engine)
     async with app.run_test(size=SIZE) as pilot:
-        await pilot.press("c")
-        await pilot.pause()
-        app.screen.query_one("#text", TextArea).text = (
-            "sourceAppName: demo\ntaskId: pasted\nexecutable: {url: busybox}\n"
-            "resources: [{type: CPU, count: 1}, {type: MEMORY, sizeInMB: 64}]\n"
-        )
-        app.screen.query_one("#timeout", Input).value = "2 minutes"
+        form = await open_create(pilot)
+        form.query_one("#text", TextArea).text = spec_text("pasted")
+        form.query_one("#timeout", Input).value = "2 minutes"
         await pilot.press("ctrl+s")
         await until(pilot, lambda: isinstance(app.screen, DetailScreen))
         assert isinstance(app.screen, DetailScreen)
@@ -269,13 +260,9 @@ async def test_bad_timeout_is_shown_inline_not_submitted() -> None:
     engine = FakeEngine()
     app = make_app(engine)
     async with app.run_test(size=SIZE) as pilot:
-        await pilot.press("c")
-        await pilot.pause()
-        app.screen.query_one("#text", TextArea).text = (
-            "sourceAppName: demo\ntaskId: t\nexecutable: {url: busybox}\n"
-            "resources: [{type: CPU, count: 1}, {type: MEMORY, sizeInMB: 64}]\n"
-        )
-        app.screen.query_one("#timeout", Input).value = "soon"
+        form = await open_create(pilot)
+        form.query_one("#text", TextArea).text = spec_text("t")
+        form.query_one("#timeout", Input).value = "soon"
         await pilot.press("ctrl+s")
         await pilot.pause()
         assert "timeout: 'soon' is not a duration" in screen_text(app)
@@ -284,10 +271,7 @@ async def test_bad_timeout_is_shown_inline_not_submitted() -> None:
 
 async def test_fan_out_submits_one_pinned_task_per_marked_host(tmp_path: Path) -> None:
     spec = tmp_path / "job.yaml"
-    spec.write_text(
-        "sourceAppName: demo\ntaskId: job\nexecutable: {url: busybox}\n"
-        "resources: [{type: CPU, count: 1}, {type: MEMORY, sizeInMB: 64}]\n"
-    )
+    spec.write_text(spec_text("job"))
     engine = FakeEngine()
     app = make_app(engine)
     async with app.run_test(size=SIZE) as pilot:
