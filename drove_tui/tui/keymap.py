@@ -26,17 +26,22 @@ class Key:
     action: str
     label: str
     show: bool = True
+    # Checked when the key arrives, before the keys typed after it are handed on: for the
+    # keys that open a text box, so the next keystroke already lands in the box.
+    priority: bool = False
 
 
 def bindings(*keys: Key) -> list[BindingType]:
     """Textual bindings for the given keys, each carrying its id for the keymap."""
-    return [Binding(k.keys, k.action, k.label, show=k.show, id=k.id) for k in keys]
+    return [
+        Binding(k.keys, k.action, k.label, show=k.show, id=k.id, priority=k.priority) for k in keys
+    ]
 
 
 def list_view(view: str, *keys: Key) -> tuple[Key, ...]:
     """A list view's keys: `/` filters first, `esc` clears the filter last."""
     return (
-        Key(f"{view}.filter", "slash", "filter", "Filter"),
+        Key(f"{view}.filter", "slash", "filter", "Filter", priority=True),
         *keys,
         Key(f"{view}.clear", "escape", "clear_filter", "Clear filter", show=False),
     )
@@ -84,7 +89,7 @@ DETAIL_KEYS = (
 )
 
 LOGS_KEYS = (
-    Key("logs.search", "slash", "search", "Search"),
+    Key("logs.search", "slash", "search", "Search", priority=True),
     Key("logs.next", "n", "next_match", "Next"),
     Key("logs.previous", "N", "previous_match", "Prev"),
     Key("logs.follow", "f", "toggle_follow", "Follow"),

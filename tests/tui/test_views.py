@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 from fake_engine import FakeEngine, frozen_clock, make_record
 from pilot_helpers import screen_text, until
+from textual import events
 from textual.pilot import Pilot
 from textual.widgets import Input, Static, TextArea
 
@@ -20,6 +21,7 @@ from drove_tui.tui.screens import (
     HelpScreen,
     HostsScreen,
     LogsScreen,
+    TasksScreen,
 )
 from drove_tui.tui.widgets import LogView, RowTable, StatusLine
 
@@ -361,3 +363,65 @@ async def test_hosts_view_counts_another_stores_running_containers_as_foreign() 
         assert "+" not in rows["host1"]
         assert app.host_rows["host2"].tasks_text().endswith("+3")
         assert "+" not in app.host_rows["host1"].tasks_text()
+
+
+def type_at_once(app: DroveApp, text: str) -> None:
+    """Queue every key of `text` before the app handles any, as one read of the terminal (a
+    fast typist, a paste) delivers them: no pause in which a focus change could settle."""
+    names = {"/": "slash", ":": "colon", " ": "space", "-": "minus"}
+    for char in text:
+        app.post_message(events.Key(names.get(char, char), char))
+
+
+@pytest.mark.parametrize(
+    ("view", "typed"),
+    [
+        # 's' would sort the tasks, 't' ask to trust a host key, if they missed the box.
+        pytest.param("1", "state:run", id="tasks"),
+        pytest.param("2", "tag:zone", id="hosts"),
+    ],
+)
+async def test_keys_typed_right_after_slash_land_in_the_filter(view: str, typed: str) -> None:
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press(view)
+        await pilot.pause()
+        screen = app.screen
+        type_at_once(app, "/" + typed)
+        await pilot.pause()
+        assert app.screen is screen  # no binding of the view ran (trust opens a dialog)
+        assert screen.query_one("#filter", Input).value == typed
+        if isinstance(screen, TasksScreen):
+            assert screen.sort_by == "created"
+
+
+async def test_a_slash_typed_in_the_open_filter_is_text() -> None:
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        type_at_once(app, "/billing/invoice")
+        await pilot.pause()
+        assert app.screen.query_one("#filter", Input).value == "billing/invoice"
+
+
+async def test_keys_typed_right_after_slash_land_in_the_log_search() -> None:
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("l")
+        await until(pilot, lambda: isinstance(app.screen, LogsScreen))
+        screen = app.screen
+        view = screen.query_one(LogView)
+        follow, wrap = view.follow, view.wrap
+        # 'f' would pause following and 'w' wrap lines if they missed the box.
+        type_at_once(app, "/from w/f")
+        await pilot.pause()
+        assert screen.query_one("#search", Input).value == "from w/f"
+        assert (view.follow, view.wrap) == (follow, wrap)
+
+
+async def test_a_slash_in_the_create_dialog_is_text_not_the_filter_behind_it() -> None:
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        form = await open_create(pilot)
+        await pilot.press(*"/tmp/x")
+        assert form.query_one("#path", Input).value == "/tmp/x"
+        assert app.screen is form

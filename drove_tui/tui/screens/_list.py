@@ -8,8 +8,9 @@ skip the work of each flush (`stale`) and catch up when they are shown again.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, ClassVar, cast
+from typing import TYPE_CHECKING, Any, ClassVar, cast
 
+from textual.actions import SkipAction
 from textual.app import ComposeResult
 from textual.screen import Screen
 from textual.widgets import Footer, Input
@@ -20,6 +21,21 @@ from drove_tui.tui.widgets import Column, RowTable, StatusLine
 
 if TYPE_CHECKING:
     from drove_tui.tui.app import DroveApp
+
+
+def open_box(screen: Screen[Any], box: Input) -> None:
+    """Show a text box and focus it now, for a priority binding's action.
+
+    Widget.focus() only queues the change: keys typed right after the opening key (one read
+    of the terminal, a paste, a fast typist) would still go to the table or log behind the
+    box, and run its bindings ('s' sorts, 'f' pauses). Focusing at once, while the opening
+    key's priority binding runs, hands the very next key to the box. The opening key typed
+    inside the open box is text (a '/' in a filter): the action steps aside.
+    """
+    if screen.focused is box:
+        raise SkipAction
+    box.display = True
+    screen.set_focus(box)
 
 
 class ListScreen(Screen[None]):
@@ -97,9 +113,7 @@ class ListScreen(Screen[None]):
 
     # ---- the filter box -----------------------------------------------------------------
     def action_filter(self) -> None:
-        box = self.filter_box
-        box.display = True
-        box.focus()
+        open_box(self, self.filter_box)
 
     def action_clear_filter(self) -> None:
         box = self.filter_box
