@@ -5,14 +5,16 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from fake_engine import FakeEngine, frozen_clock, make_record
+from fake_engine import FakeEngine, frozen_clock, make_container, make_record
 from pilot_helpers import screen_text, until
 from textual import events
 from textual.pilot import Pilot
 from textual.widgets import Input, Static, TextArea
 
+from drove_tui.models.host import ManagedContainer
 from drove_tui.models.states import TaskState
 from drove_tui.tui.app import DroveApp
+from drove_tui.tui.rows import foreign_line
 from drove_tui.tui.screens import (
     ConfirmScreen,
     CreateScreen,
@@ -351,18 +353,56 @@ async def test_command_palette_offers_the_views_actions() -> None:
         assert {"Filter", "Describe", "Logs", "Kill", "Create", "Help"} <= titles
 
 
+def foreign_on_host2() -> list[ManagedContainer]:
+    """Three running containers of another store on host2, and one that has exited."""
+    other = "other-store"
+    return [
+        make_container("etl", "nightly", [2, 3], 0, memory_mb=1024, owner=other),
+        make_container("etl", "hourly", [6], 1, owner=other),
+        make_container("web", "smoke", [7], 1, owner=other),
+        make_container("etl", "done", [], 0, running=False, owner=other),
+    ]
+
+
 async def test_hosts_view_counts_another_stores_running_containers_as_foreign() -> None:
     engine = FakeEngine()
-    engine.foreign = {"host2": 3}
+    engine.foreign_boxes = {"host2": foreign_on_host2()}
     app = make_app(engine)
     async with app.run_test(size=(160, 48)) as pilot:
         await pilot.press("2")
         await until(pilot, lambda: isinstance(app.screen, HostsScreen))
         rows = {line.split()[0]: line for line in screen_text(app).splitlines() if line.split()}
-        assert "+3" in rows["host2"]  # what the operator sees
+        assert "+3" in rows["host2"]  # what the operator sees: the exited one holds no task
         assert "+" not in rows["host1"]
         assert app.host_rows["host2"].tasks_text().endswith("+3")
         assert "+" not in app.host_rows["host1"].tasks_text()
+
+
+async def test_host_detail_lists_each_foreign_container() -> None:
+    engine = FakeEngine()
+    engine.foreign_boxes = {"host2": foreign_on_host2()}
+    app = make_app(engine)
+    async with app.run_test(size=(160, 48)) as pilot:
+        await pilot.press("2")
+        await until(pilot, lambda: isinstance(app.screen, HostsScreen))
+        told: list[str] = []
+        app.notify = lambda message, **_: told.append(message)  # type: ignore[assignment,method-assign]
+        table(app).move_to("host2")
+        await pilot.press("enter")
+        await until(pilot, lambda: bool(told))
+        shown = told[0].splitlines()
+        assert "4 placed by another drove-tui store (3 running)" in shown[3]
+        assert shown[4:] == [  # running first, by name; then the exited one
+            "  drove-etl-hourly (etl/hourly): cores 6 on NUMA 1, 256M, running",
+            "  drove-etl-nightly (etl/nightly): cores 2,3 on NUMA 0, 1024M, running",
+            "  drove-web-smoke (web/smoke): cores 7 on NUMA 1, 256M, running",
+            "  drove-etl-done (etl/done): cores - on NUMA 0, 256M, exited 0",
+        ]
+
+
+def test_foreign_container_without_task_labels_shows_its_name_only() -> None:
+    box = make_container("", "", [0], 0, owner="other").model_copy(update={"name": "stray"})
+    assert foreign_line(box) == "  stray: cores 0 on NUMA 0, 256M, running"
 
 
 def type_at_once(app: DroveApp, text: str) -> None:

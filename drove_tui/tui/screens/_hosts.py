@@ -114,21 +114,12 @@ class HostsScreen(ListScreen):
         self.run_worker(ask(), group="trust", exit_on_error=False)
 
     def on_row_table_selected(self, event: RowTable.Selected) -> None:
-        """Enter on a host: its full status, including a reason too long for the column."""
+        """Enter on a host: its full status, including a reason too long for the column and
+        each of another store's containers (the hosts view only counts them: '+N')."""
         row = self.drove.host_rows.get(event.key)
         if row is None:
             return
-        s = row.status
-        lines = [f"{s.name}: {s.state.value}"]
-        if s.reason:
-            lines.append(s.reason)
-        if s.facts is not None:
-            f = s.facts
-            lines.append(f"{f.cores} cores, {f.memory_total_mb} MB, {f.arch}, kernel {f.kernel}")
-            lines.append(
-                f"docker {f.docker_version or '-'}; {len(f.containers)} managed containers"
-            )
-        self.notify("\n".join(lines), timeout=10)
+        self.notify("\n".join(row.detail()), timeout=10, markup=False)
 
     def selected_hosts(self) -> list[str]:
         """Marked hosts, else the host under the cursor."""
