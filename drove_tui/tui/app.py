@@ -106,8 +106,8 @@ class DroveApp(App[int]):
         self._show_live_counts()
 
     def _host_row(self, status: HostStatus, tags: Mapping[str, Mapping[str, str]]) -> HostRow:
-        foreign = self.backend.foreign_running(status.name)
-        return HostRow(status, tags.get(status.name, {}), foreign=foreign)
+        foreign = tuple(self.backend.foreign(status.name))
+        return HostRow(status, tags.get(status.name, {}), foreign_containers=foreign)
 
     def on_unmount(self) -> None:
         if self.collector is not None:

@@ -10,7 +10,7 @@ from collections.abc import AsyncIterator, Mapping
 from typing import Protocol
 
 from drove_tui.engine.events import Event, LogLine
-from drove_tui.models.host import HostStatus
+from drove_tui.models.host import HostStatus, ManagedContainer
 from drove_tui.models.operation import ClusterOpSpec
 from drove_tui.models.spec import TaskSpec
 from drove_tui.models.task import TaskRecord, Transition
@@ -45,8 +45,8 @@ class Backend(Protocol):
         """Each host's inventory tags (bare tag -> '')."""
         ...
 
-    def foreign_running(self, host: str) -> int:
-        """Running containers on `host` that another drove-tui store placed (last probe)."""
+    def foreign(self, host: str) -> list[ManagedContainer]:
+        """Containers on `host` that another drove-tui store placed (last probe)."""
         ...
 
     def select_hosts(self, pattern: str) -> list[str]:

@@ -15,7 +15,7 @@ from drove_tui.engine.events import Event, LogLine
 from drove_tui.errors import HostError, InvalidInput
 from drove_tui.loaders.inventory_file import load_inventory
 from drove_tui.loaders.patterns import select_hosts
-from drove_tui.models.host import HostStatus
+from drove_tui.models.host import HostStatus, ManagedContainer
 from drove_tui.models.inventory import HostConfig
 from drove_tui.models.operation import ClusterOpSpec
 from drove_tui.models.spec import TaskSpec
@@ -54,8 +54,8 @@ class EngineBackend:
     def select_hosts(self, pattern: str) -> list[str]:
         return [h.name for h in select_hosts(self.inventory, pattern)]
 
-    def foreign_running(self, host: str) -> int:
-        return sum(1 for c in self.engine.foreign(host) if c.running)
+    def foreign(self, host: str) -> list[ManagedContainer]:
+        return self.engine.foreign(host)
 
     def history(self, app: str, task_id: str) -> list[Transition]:
         return self.engine.store.history(app, task_id)

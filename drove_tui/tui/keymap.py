@@ -11,10 +11,10 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-import yaml
 from textual.binding import Binding, BindingType
 
 from drove_tui.errors import InvalidInput
+from drove_tui.loaders.source import parse, read_text
 
 
 @dataclass(frozen=True)
@@ -26,11 +26,33 @@ class Key:
     action: str
     label: str
     show: bool = True
+    # Checked when the key arrives, before the keys typed after it are handed on: for the
+    # keys that open a text box, so the next keystroke already lands in the box.
+    priority: bool = False
 
 
 def bindings(*keys: Key) -> list[BindingType]:
     """Textual bindings for the given keys, each carrying its id for the keymap."""
-    return [Binding(k.keys, k.action, k.label, show=k.show, id=k.id) for k in keys]
+    return [
+        Binding(k.keys, k.action, k.label, show=k.show, id=k.id, priority=k.priority) for k in keys
+    ]
+
+
+def list_view(view: str, *keys: Key) -> tuple[Key, ...]:
+    """A list view's keys: `/` filters first, `esc` clears the filter last."""
+    return (
+        Key(f"{view}.filter", "slash", "filter", "Filter", priority=True),
+        *keys,
+        Key(f"{view}.clear", "escape", "clear_filter", "Clear filter", show=False),
+    )
+
+
+def form(view: str, submit: str) -> tuple[Key, ...]:
+    """A dialog's keys: `ctrl+s` submits (labelled `submit`), `esc` cancels."""
+    return (
+        Key(f"{view}.submit", "ctrl+s", "submit", submit),
+        Key(f"{view}.cancel", "escape", "cancel", "Cancel"),
+    )
 
 
 # Shared by every view.
@@ -42,24 +64,22 @@ APP_KEYS = (
     Key("app.quit", "q", "quit", "Quit"),
 )
 
-TASKS_KEYS = (
-    Key("tasks.filter", "slash", "filter", "Filter"),
+TASKS_KEYS = list_view(
+    "tasks",
     Key("tasks.describe", "d", "describe", "Describe"),
     Key("tasks.logs", "l", "logs", "Logs"),
     Key("tasks.kill", "ctrl+k", "kill", "Kill"),
     Key("tasks.sort", "s", "sort_next", "Sort"),
     Key("tasks.reverse", "S", "sort_reverse", "Reverse", show=False),
-    Key("tasks.clear", "escape", "clear_filter", "Clear filter", show=False),
 )
 
-HOSTS_KEYS = (
-    Key("hosts.filter", "slash", "filter", "Filter"),
+HOSTS_KEYS = list_view(
+    "hosts",
     Key("hosts.probe", "p", "probe", "Probe"),
     Key("hosts.probe_all", "r", "probe_all", "Refresh all", show=False),
     Key("hosts.trust", "t", "trust", "Trust key"),
     Key("hosts.mark", "space", "mark", "Mark", show=False),
     Key("hosts.fanout", "f", "fanout", "Fan-out"),
-    Key("hosts.clear", "escape", "clear_filter", "Clear filter", show=False),
 )
 
 DETAIL_KEYS = (
@@ -69,7 +89,7 @@ DETAIL_KEYS = (
 )
 
 LOGS_KEYS = (
-    Key("logs.search", "slash", "search", "Search"),
+    Key("logs.search", "slash", "search", "Search", priority=True),
     Key("logs.next", "n", "next_match", "Next"),
     Key("logs.previous", "N", "previous_match", "Prev"),
     Key("logs.follow", "f", "toggle_follow", "Follow"),
@@ -87,15 +107,8 @@ FANOUT_KEYS = (
     Key("fanout.back", "escape", "back", "Back"),
 )
 
-CREATE_KEYS = (
-    Key("create.submit", "ctrl+s", "submit", "Submit"),
-    Key("create.cancel", "escape", "cancel", "Cancel"),
-)
-
-FANOUT_SETUP_KEYS = (
-    Key("fanout_setup.submit", "ctrl+s", "submit", "Start"),
-    Key("fanout_setup.cancel", "escape", "cancel", "Cancel"),
-)
+CREATE_KEYS = form("create", "Submit")
+FANOUT_SETUP_KEYS = form("fanout_setup", "Start")
 
 CONFIRM_KEYS = (
     Key("confirm.yes", "y", "answer(True)", "Yes"),
@@ -129,38 +142,36 @@ def keys_path() -> Path:
 
 
 def load_keymap(path: Path | None = None) -> dict[str, str]:
-    """Read the user's keymap; a missing file means no overrides."""
+    """Read the user's keymap; a missing (or empty) file means no overrides.
+
+    The file goes through the loaders' safe reader (size, binary, encoding, duplicate keys,
+    alias bombs, nesting), so every problem is one sentence naming the file and the line.
+    """
     path = path or keys_path()
     try:
-        text = path.read_text(encoding="utf-8")
+        if path.stat().st_size == 0:
+            return {}
     except FileNotFoundError:
         return {}
-    except OSError as err:
-        raise InvalidInput(f"{path}: cannot read the key config ({err.strerror}).") from err
-    except UnicodeDecodeError:
-        raise InvalidInput(f"{path}: the key config is not UTF-8 text; fix or remove it.") from None
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as err:
-        mark = getattr(err, "problem_mark", None)
-        where = f" at line {mark.line + 1}" if mark is not None else ""
-        problem = getattr(err, "problem", None) or "cannot be parsed"
-        raise InvalidInput(
-            f"{path}: not valid YAML{where} ({problem}); fix the file or remove it."
-        ) from None
+    except OSError:
+        pass  # read_text below says what is wrong with it
+    text, source = read_text(path, "key config")
+    doc = parse(text, source)
+    data = doc.data
     if data is None:
         return {}
     if not isinstance(data, dict):
         raise InvalidInput(
-            f"{path}: expected a mapping of binding id to keys, e.g. 'tasks.kill: x'."
+            f"{source}: expected a mapping of binding id to keys, e.g. 'tasks.kill: x'."
         )
     keymap: dict[str, str] = {}
     for binding_id, keys in data.items():
+        where = f"{source}:{doc.line_of((binding_id,)) or 1}"
         if binding_id not in BINDING_IDS:
             raise InvalidInput(
-                f"{path}: unknown binding id '{binding_id}'; the ids are listed in docs/tui.md."
+                f"{where}: unknown binding id '{binding_id}'; the ids are listed in docs/tui.md."
             )
         if not isinstance(keys, str) or not keys.strip():
-            raise InvalidInput(f"{path}: '{binding_id}' must be a key string such as 'ctrl+x'.")
+            raise InvalidInput(f"{where}: '{binding_id}' must be a key string such as 'ctrl+x'.")
         keymap[str(binding_id)] = keys.strip()
     return keymap

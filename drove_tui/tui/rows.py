@@ -11,7 +11,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from drove_tui.models.host import HostState, HostStatus
+from drove_tui.models.host import HostState, HostStatus, ManagedContainer
 from drove_tui.models.states import TaskState, TaskStatus
 from drove_tui.models.task import TaskRecord
 
@@ -177,7 +177,7 @@ class HostRow:
     status: HostStatus
     tags: Mapping[str, str]
     live_tasks: int = 0
-    foreign: int = 0  # running containers another store placed here
+    foreign_containers: tuple[ManagedContainer, ...] = ()  # another store placed them here
     fields: Mapping[str, str] = field(init=False)
     haystack: str = field(init=False)
 
@@ -190,6 +190,11 @@ class HostRow:
             "task": "",
         }
         self.haystack = f"{self.status.name} {self.status.state.value} {tag_text}".lower()
+
+    @property
+    def foreign(self) -> int:
+        """How many of another store's containers run here (the '+N' of the TASKS column)."""
+        return sum(1 for c in self.foreign_containers if c.running)
 
     def tag_list(self) -> list[str]:
         return [k if not v else f"{k}={v}" for k, v in sorted(self.tags.items())]
@@ -238,3 +243,36 @@ class HostRow:
             (probe_age, ""),
             (s.reason or "", HOST_STYLE[s.state]),
         )
+
+    def detail(self, most: int = 12) -> list[str]:
+        """The host's full status, line by line, for `enter` on its row: the reason in full,
+        the facts, and each of another store's containers (at most `most`, running first)."""
+        s = self.status
+        lines = [f"{s.name}: {s.state.value}"]
+        if s.reason:
+            lines.append(s.reason)
+        f = s.facts
+        if f is not None:
+            lines.append(f"{f.cores} cores, {f.memory_total_mb} MB, {f.arch}, kernel {f.kernel}")
+            lines.append(
+                f"docker {f.docker_version or '-'}; {len(f.containers)} managed containers"
+            )
+        foreign = sorted(self.foreign_containers, key=lambda c: (not c.running, c.name))
+        if foreign:
+            lines.append(
+                f"{len(foreign)} placed by another drove-tui store ({self.foreign} running), "
+                "counted in the capacity, never touched:"
+            )
+            lines += [foreign_line(c) for c in foreign[:most]]
+            if len(foreign) > most:
+                lines.append(f"  … and {len(foreign) - most} more")
+        return lines
+
+
+def foreign_line(c: ManagedContainer) -> str:
+    """One foreign container: name, app/task labels if any, cores, memory, and whether it
+    runs: '  drove-x-1 (x/1): cores 0,1 on NUMA 0, 256 MB, running'."""
+    labels = f" ({c.app}/{c.task_id})" if c.app or c.task_id else ""
+    cores = ",".join(str(n) for n in c.cores) or "-"
+    state = "running" if c.running else f"exited {'-' if c.exit_code is None else c.exit_code}"
+    return f"  {c.name}{labels}: cores {cores} on NUMA {c.numa}, {memory(c.memory_mb)}, {state}"

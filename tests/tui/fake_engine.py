@@ -104,6 +104,32 @@ def sample_tasks() -> list[TaskRecord]:
     ]
 
 
+def make_container(
+    app: str,
+    task: str,
+    cores: list[int],
+    numa: int,
+    *,
+    memory_mb: int = 256,
+    running: bool = True,
+    owner: str | None = None,
+) -> ManagedContainer:
+    """A managed container as a probe reports it (`owner`: the store that placed it)."""
+    return ManagedContainer(
+        name=f"drove-{app}-{task}",
+        container_id="c0ffee",
+        app=app,
+        task_id=task,
+        instance_id=f"{app}-{task}-0a1b2c3d",
+        running=running,
+        exit_code=None if running else 0,
+        cores=cores,
+        numa=numa,
+        memory_mb=memory_mb,
+        owner=owner,
+    )
+
+
 def sample_hosts() -> list[HostStatus]:
     """Two healthy hosts, one unreachable, one with docker down."""
 
@@ -122,50 +148,32 @@ def sample_hosts() -> list[HostStatus]:
             containers=containers,
         )
 
-    def box(app: str, task: str, cores: list[int], numa: int) -> ManagedContainer:
-        return ManagedContainer(
-            name=f"drove-{app}-{task}",
-            container_id="c0ffee",
-            app=app,
-            task_id=task,
-            instance_id=f"{app}-{task}-0a1b2c3d",
-            running=True,
-            cores=cores,
-            numa=numa,
-            memory_mb=256,
+    box = make_container
+
+    def status(
+        name: str,
+        state: HostState,
+        ok_ago: float,
+        checked_ago: float,
+        facts: HostFacts | None = None,
+        reason: str | None = None,
+    ) -> HostStatus:
+        return HostStatus(
+            name=name,
+            state=state,
+            reason=reason,
+            facts=facts,
+            last_ok=NOW - ok_ago,
+            checked_at=NOW - checked_ago,
         )
 
+    host1 = facts([box("billing", "invoice-run", [0], 0), box("search", "compact", [1], 0)])
+    host2 = facts([box("ml", "train-small", [4, 5], 1)])
     return [
-        HostStatus(
-            name="host1",
-            state=HostState.ONLINE,
-            facts=facts([box("billing", "invoice-run", [0], 0), box("search", "compact", [1], 0)]),
-            last_ok=NOW - 2,
-            checked_at=NOW - 2,
-        ),
-        HostStatus(
-            name="host2",
-            state=HostState.ONLINE,
-            facts=facts([box("ml", "train-small", [4, 5], 1)]),
-            last_ok=NOW - 4,
-            checked_at=NOW - 4,
-        ),
-        HostStatus(
-            name="host3",
-            state=HostState.UNREACHABLE,
-            reason="connection refused",
-            facts=None,
-            last_ok=NOW - 300,
-            checked_at=NOW - 3,
-        ),
-        HostStatus(
-            name="host4",
-            state=HostState.DOCKER_DOWN,
-            reason="docker daemon not running",
-            facts=None,
-            last_ok=NOW - 60,
-            checked_at=NOW - 5,
-        ),
+        status("host1", HostState.ONLINE, 2, 2, host1),
+        status("host2", HostState.ONLINE, 4, 4, host2),
+        status("host3", HostState.UNREACHABLE, 300, 3, reason="connection refused"),
+        status("host4", HostState.DOCKER_DOWN, 60, 5, reason="docker daemon not running"),
     ]
 
 
@@ -197,7 +205,8 @@ class FakeEngine:
         self.probed: list[str] = []
         self.trusted: list[tuple[str, str]] = []
         self.submitted: list[tuple[TaskSpec, ClusterOpSpec | None, str | None]] = []
-        self.foreign: dict[str, int] = {}  # host -> running containers of another store
+        # host -> containers another store placed there
+        self.foreign_boxes: dict[str, list[ManagedContainer]] = {}
 
     inventory_label = "sandbox/inventory.yaml"
     store_label = "state.db"
@@ -214,8 +223,8 @@ class FakeEngine:
     def host_tags(self) -> Mapping[str, Mapping[str, str]]:
         return {"host1": {"zone": "a"}, "host2": {"zone": "b", "gpu": ""}}
 
-    def foreign_running(self, host: str) -> int:
-        return self.foreign.get(host, 0)
+    def foreign(self, host: str) -> list[ManagedContainer]:
+        return self.foreign_boxes.get(host, [])
 
     def select_hosts(self, pattern: str) -> list[str]:
         names = list(self.statuses)

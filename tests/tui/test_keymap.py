@@ -22,15 +22,45 @@ def test_file_maps_binding_ids_to_keys(tmp_path: Path) -> None:
 
 def test_unknown_binding_id_names_file_and_id(tmp_path: Path) -> None:
     path = tmp_path / "keys.yaml"
-    path.write_text("tasks.explode: x\n")
-    with pytest.raises(InvalidInput, match=r"keys.yaml: unknown binding id 'tasks.explode'"):
+    path.write_text("tasks.kill: x\ntasks.explode: x\n")
+    with pytest.raises(InvalidInput, match=r"keys.yaml:2: unknown binding id 'tasks.explode'"):
         load_keymap(path)
 
 
-def test_broken_yaml_is_one_sentence_naming_the_file(tmp_path: Path) -> None:
+def test_broken_yaml_is_one_sentence_naming_the_file_and_line(tmp_path: Path) -> None:
     path = tmp_path / "keys.yaml"
     path.write_text("tasks.kill: [\n")
-    with pytest.raises(InvalidInput, match=r"keys.yaml: not valid YAML"):
+    with pytest.raises(InvalidInput, match=r"keys.yaml:2:1: YAML syntax error"):
+        load_keymap(path)
+
+
+def test_a_binding_id_given_twice_is_refused_naming_file_line_and_id(tmp_path: Path) -> None:
+    path = tmp_path / "keys.yaml"
+    path.write_text("tasks.kill: ctrl+x\nlogs.search: f3\ntasks.kill: x\n")
+    with pytest.raises(InvalidInput, match=r"keys.yaml:3: tasks.kill: the key appears twice"):
+        load_keymap(path)
+
+
+def test_an_alias_bomb_is_refused_not_expanded(tmp_path: Path) -> None:
+    rows = ["a: &a [x, x, x, x, x, x, x, x, x, x]"]
+    for name, prev in zip("bcdef", "abcde", strict=True):
+        rows.append(f"{name}: &{name} [{', '.join([f'*{prev}'] * 10)}]")
+    path = tmp_path / "keys.yaml"
+    path.write_text("\n".join(rows) + "\n")
+    with pytest.raises(InvalidInput, match=r"keys.yaml: the document expands to more than"):
+        load_keymap(path)
+
+
+def test_an_empty_file_means_no_overrides(tmp_path: Path) -> None:
+    path = tmp_path / "keys.yaml"
+    path.touch()
+    assert load_keymap(path) == {}
+
+
+def test_a_value_that_is_not_a_key_string_names_the_line_and_id(tmp_path: Path) -> None:
+    path = tmp_path / "keys.yaml"
+    path.write_text("logs.search: f3\ntasks.kill: 3\n")
+    with pytest.raises(InvalidInput, match=r"keys.yaml:2: 'tasks.kill' must be a key string"):
         load_keymap(path)
 
 

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
 import yaml
+from pilot_helpers import until as wait_until
 from textual.pilot import Pilot
 from textual.widgets import Input
 
@@ -28,6 +29,8 @@ if TYPE_CHECKING:  # the fixture provides it; importing conftest at run time is 
 
 APP = "tuitest"
 SIZE = (120, 40)
+# Real hosts, real containers: a generous limit, and no need to look very often.
+until = partial(wait_until, limit=120.0, step=0.05)
 
 
 @pytest.fixture(autouse=True)
@@ -53,15 +56,6 @@ async def running_app(sandbox: Sandbox, state: Path) -> AsyncIterator[tuple[Drov
         app = DroveApp(EngineBackend(engine))
         async with app.run_test(size=SIZE) as pilot:
             yield app, pilot
-
-
-async def until(pilot: Pilot[int], check: Callable[[], object], limit: float = 120.0) -> None:
-    """Let the app run until `check()` holds; fail after a generous limit."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + limit
-    while not check():
-        assert loop.time() < deadline, "condition not reached"
-        await pilot.pause(0.05)
 
 
 def spec_yaml(sandbox: Sandbox, task: str, command: str) -> str:
@@ -104,7 +98,7 @@ async def test_create_from_file_runs_to_stopped_and_its_log_is_searchable(
         await pilot.press("l")
         await until(pilot, lambda: isinstance(app.screen, LogsScreen))
         view = app.screen.query_one(LogView)
-        await until(pilot, lambda: any("needle-42" in text for text, _ in view.lines), 60)
+        await until(pilot, lambda: any("needle-42" in text for text, _ in view.lines), limit=60)
         await pilot.press("slash", *"needle", "enter")
         await pilot.pause()
         assert len(view.matches) == 1

@@ -6,12 +6,12 @@ and look at the pictures in the report before committing them.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 import pytest
 from fake_engine import FakeEngine, frozen_clock
+from pilot_helpers import until
 from textual.pilot import Pilot
 from textual.widgets import Input
 
@@ -29,11 +29,7 @@ def make_app() -> DroveApp:
 
 async def settle(pilot: Pilot[Any], check: Callable[[], bool]) -> None:
     """Run until the view holds what the picture should show; no blinking cursors."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + 20
-    while not check():
-        assert loop.time() < deadline, "the view never settled"
-        await pilot.pause(0.02)
+    await until(pilot, check)
     for box in pilot.app.screen.query(Input):
         box.cursor_blink = False
     await pilot.pause()

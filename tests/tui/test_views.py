@@ -2,19 +2,19 @@
 
 from __future__ import annotations
 
-import asyncio
-import html
-import re
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from fake_engine import FakeEngine, frozen_clock, make_record
+from fake_engine import FakeEngine, frozen_clock, make_container, make_record
+from pilot_helpers import screen_text, until
+from textual import events
 from textual.pilot import Pilot
 from textual.widgets import Input, Static, TextArea
 
+from drove_tui.models.host import ManagedContainer
 from drove_tui.models.states import TaskState
 from drove_tui.tui.app import DroveApp
+from drove_tui.tui.rows import foreign_line
 from drove_tui.tui.screens import (
     ConfirmScreen,
     CreateScreen,
@@ -23,6 +23,7 @@ from drove_tui.tui.screens import (
     HelpScreen,
     HostsScreen,
     LogsScreen,
+    TasksScreen,
 )
 from drove_tui.tui.widgets import LogView, RowTable, StatusLine
 
@@ -41,20 +42,20 @@ def text_of(widget: Static) -> str:
     return str(widget.render())
 
 
-async def until(pilot: Pilot[int], check: Callable[[], object], limit: float = 20.0) -> None:
-    """Let the app run until `check()` holds; fail after a generous timeout (never a sleep bet)."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + limit
-    while not check():
-        assert loop.time() < deadline, "condition not reached"
-        await pilot.pause(0.02)
+def spec_text(task_id: str) -> str:
+    """A valid one-core spec of app `demo`."""
+    return (
+        f"sourceAppName: demo\ntaskId: {task_id}\nexecutable: {{url: busybox}}\n"
+        "resources: [{type: CPU, count: 1}, {type: MEMORY, sizeInMB: 64}]\n"
+    )
 
 
-def screen_text(app: DroveApp) -> str:
-    """What the terminal shows, as plain text (the SVG screenshot without its markup)."""
-    svg = app.export_screenshot()
-    body = svg[svg.index("<g class") :]
-    return html.unescape(re.sub(r"<[^>]+>", "", body)).replace("\xa0", " ")
+async def open_create(pilot: Pilot[int]) -> CreateScreen:
+    await pilot.press("c")
+    await pilot.pause()
+    screen = pilot.app.screen
+    assert isinstance(screen, CreateScreen)
+    return screen
 
 
 async def test_filter_by_state_shows_only_matching_tasks() -> None:
@@ -235,10 +236,8 @@ async def test_create_with_invalid_spec_lists_field_paths(tmp_path: Path) -> Non
     engine = FakeEngine()
     app = make_app(engine)
     async with app.run_test(size=SIZE) as pilot:
-        await pilot.press("c")
-        await pilot.pause()
-        assert isinstance(app.screen, CreateScreen)
-        app.screen.query_one("#path", Input).value = str(spec)
+        form = await open_create(pilot)
+        form.query_one("#path", Input).value = str(spec)
         await pilot.press("ctrl+s")
         await pilot.pause()
         assert "resources" in screen_text(app)
@@ -249,13 +248,9 @@ async def test_create_from_pasted_yaml_lands_on_the_new_tasks_detail() -> None:
     engine = FakeEngine()
     app = make_app(engine)
     async with app.run_test(size=SIZE) as pilot:
-        await pilot.press("c")
-        await pilot.pause()
-        app.screen.query_one("#text", TextArea).text = (
-            "sourceAppName: demo\ntaskId: pasted\nexecutable: {url: busybox}\n"
-            "resources: [{type: CPU, count: 1}, {type: MEMORY, sizeInMB: 64}]\n"
-        )
-        app.screen.query_one("#timeout", Input).value = "2 minutes"
+        form = await open_create(pilot)
+        form.query_one("#text", TextArea).text = spec_text("pasted")
+        form.query_one("#timeout", Input).value = "2 minutes"
         await pilot.press("ctrl+s")
         await until(pilot, lambda: isinstance(app.screen, DetailScreen))
         assert isinstance(app.screen, DetailScreen)
@@ -269,13 +264,9 @@ async def test_bad_timeout_is_shown_inline_not_submitted() -> None:
     engine = FakeEngine()
     app = make_app(engine)
     async with app.run_test(size=SIZE) as pilot:
-        await pilot.press("c")
-        await pilot.pause()
-        app.screen.query_one("#text", TextArea).text = (
-            "sourceAppName: demo\ntaskId: t\nexecutable: {url: busybox}\n"
-            "resources: [{type: CPU, count: 1}, {type: MEMORY, sizeInMB: 64}]\n"
-        )
-        app.screen.query_one("#timeout", Input).value = "soon"
+        form = await open_create(pilot)
+        form.query_one("#text", TextArea).text = spec_text("t")
+        form.query_one("#timeout", Input).value = "soon"
         await pilot.press("ctrl+s")
         await pilot.pause()
         assert "timeout: 'soon' is not a duration" in screen_text(app)
@@ -284,10 +275,7 @@ async def test_bad_timeout_is_shown_inline_not_submitted() -> None:
 
 async def test_fan_out_submits_one_pinned_task_per_marked_host(tmp_path: Path) -> None:
     spec = tmp_path / "job.yaml"
-    spec.write_text(
-        "sourceAppName: demo\ntaskId: job\nexecutable: {url: busybox}\n"
-        "resources: [{type: CPU, count: 1}, {type: MEMORY, sizeInMB: 64}]\n"
-    )
+    spec.write_text(spec_text("job"))
     engine = FakeEngine()
     app = make_app(engine)
     async with app.run_test(size=SIZE) as pilot:
@@ -365,15 +353,115 @@ async def test_command_palette_offers_the_views_actions() -> None:
         assert {"Filter", "Describe", "Logs", "Kill", "Create", "Help"} <= titles
 
 
+def foreign_on_host2() -> list[ManagedContainer]:
+    """Three running containers of another store on host2, and one that has exited."""
+    other = "other-store"
+    return [
+        make_container("etl", "nightly", [2, 3], 0, memory_mb=1024, owner=other),
+        make_container("etl", "hourly", [6], 1, owner=other),
+        make_container("web", "smoke", [7], 1, owner=other),
+        make_container("etl", "done", [], 0, running=False, owner=other),
+    ]
+
+
 async def test_hosts_view_counts_another_stores_running_containers_as_foreign() -> None:
     engine = FakeEngine()
-    engine.foreign = {"host2": 3}
+    engine.foreign_boxes = {"host2": foreign_on_host2()}
     app = make_app(engine)
     async with app.run_test(size=(160, 48)) as pilot:
         await pilot.press("2")
         await until(pilot, lambda: isinstance(app.screen, HostsScreen))
         rows = {line.split()[0]: line for line in screen_text(app).splitlines() if line.split()}
-        assert "+3" in rows["host2"]  # what the operator sees
+        assert "+3" in rows["host2"]  # what the operator sees: the exited one holds no task
         assert "+" not in rows["host1"]
         assert app.host_rows["host2"].tasks_text().endswith("+3")
         assert "+" not in app.host_rows["host1"].tasks_text()
+
+
+async def test_host_detail_lists_each_foreign_container() -> None:
+    engine = FakeEngine()
+    engine.foreign_boxes = {"host2": foreign_on_host2()}
+    app = make_app(engine)
+    async with app.run_test(size=(160, 48)) as pilot:
+        await pilot.press("2")
+        await until(pilot, lambda: isinstance(app.screen, HostsScreen))
+        told: list[str] = []
+        app.notify = lambda message, **_: told.append(message)  # type: ignore[assignment,method-assign]
+        table(app).move_to("host2")
+        await pilot.press("enter")
+        await until(pilot, lambda: bool(told))
+        shown = told[0].splitlines()
+        assert "4 placed by another drove-tui store (3 running)" in shown[3]
+        assert shown[4:] == [  # running first, by name; then the exited one
+            "  drove-etl-hourly (etl/hourly): cores 6 on NUMA 1, 256M, running",
+            "  drove-etl-nightly (etl/nightly): cores 2,3 on NUMA 0, 1024M, running",
+            "  drove-web-smoke (web/smoke): cores 7 on NUMA 1, 256M, running",
+            "  drove-etl-done (etl/done): cores - on NUMA 0, 256M, exited 0",
+        ]
+
+
+def test_foreign_container_without_task_labels_shows_its_name_only() -> None:
+    box = make_container("", "", [0], 0, owner="other").model_copy(update={"name": "stray"})
+    assert foreign_line(box) == "  stray: cores 0 on NUMA 0, 256M, running"
+
+
+def type_at_once(app: DroveApp, text: str) -> None:
+    """Queue every key of `text` before the app handles any, as one read of the terminal (a
+    fast typist, a paste) delivers them: no pause in which a focus change could settle."""
+    names = {"/": "slash", ":": "colon", " ": "space", "-": "minus"}
+    for char in text:
+        app.post_message(events.Key(names.get(char, char), char))
+
+
+@pytest.mark.parametrize(
+    ("view", "typed"),
+    [
+        # 's' would sort the tasks, 't' ask to trust a host key, if they missed the box.
+        pytest.param("1", "state:run", id="tasks"),
+        pytest.param("2", "tag:zone", id="hosts"),
+    ],
+)
+async def test_keys_typed_right_after_slash_land_in_the_filter(view: str, typed: str) -> None:
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press(view)
+        await pilot.pause()
+        screen = app.screen
+        type_at_once(app, "/" + typed)
+        await pilot.pause()
+        assert app.screen is screen  # no binding of the view ran (trust opens a dialog)
+        assert screen.query_one("#filter", Input).value == typed
+        if isinstance(screen, TasksScreen):
+            assert screen.sort_by == "created"
+
+
+async def test_a_slash_typed_in_the_open_filter_is_text() -> None:
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        type_at_once(app, "/billing/invoice")
+        await pilot.pause()
+        assert app.screen.query_one("#filter", Input).value == "billing/invoice"
+
+
+async def test_keys_typed_right_after_slash_land_in_the_log_search() -> None:
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("l")
+        await until(pilot, lambda: isinstance(app.screen, LogsScreen))
+        screen = app.screen
+        view = screen.query_one(LogView)
+        follow, wrap = view.follow, view.wrap
+        # 'f' would pause following and 'w' wrap lines if they missed the box.
+        type_at_once(app, "/from w/f")
+        await pilot.pause()
+        assert screen.query_one("#search", Input).value == "from w/f"
+        assert (view.follow, view.wrap) == (follow, wrap)
+
+
+async def test_a_slash_in_the_create_dialog_is_text_not_the_filter_behind_it() -> None:
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        form = await open_create(pilot)
+        await pilot.press(*"/tmp/x")
+        assert form.query_one("#path", Input).value == "/tmp/x"
+        assert app.screen is form

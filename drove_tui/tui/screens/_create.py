@@ -81,28 +81,22 @@ def op_spec_for(loaded: LoadedSpec, timeout: str) -> ClusterOpSpec | None:
     return base.model_copy(update={"timeout": duration})
 
 
-class CreateScreen(ModalScreen[None]):
-    """The create dialog; on success it opens the new task's detail."""
-
-    BINDINGS: ClassVar[list[BindingType]] = bindings(*CREATE_KEYS)
-
-    def compose(self) -> ComposeResult:
-        with VerticalScroll(id="create"):
-            yield Label("[b]Create a task[/b]")
-            yield Static(id="errors")
-            yield Label("Spec file (tab completes)")
-            yield Input(placeholder="examples/hello.yaml", suggester=PathSuggester(), id="path")
-            yield Label("…or paste the spec (YAML or JSON)")
-            yield TextArea(id="text", language=None, soft_wrap=False)
-            yield Label("Operation timeout (empty: the file's, else 5 minutes)")
-            yield Input(placeholder="5 minutes", id="timeout")
-            with Horizontal(id="buttons"):
-                yield Button("Submit (ctrl+s)", variant="primary", id="submit")
-                yield Button("Cancel (esc)", id="cancel")
+class FormScreen(ModalScreen[None]):
+    """A dialog around a spec path field: it starts focused, enter or the first button
+    submits, esc or the other button cancels, problems are listed in `#errors`."""
 
     @property
     def drove(self) -> DroveApp:
         return cast("DroveApp", self.app)
+
+    @staticmethod
+    def timeout_and_buttons(submit: str) -> ComposeResult:
+        """The form's last rows: the operation timeout, then submit and cancel buttons."""
+        yield Label("Operation timeout (empty: the file's, else 5 minutes)")
+        yield Input(placeholder="5 minutes", id="timeout")
+        with Horizontal(id="buttons"):
+            yield Button(f"{submit} (ctrl+s)", variant="primary", id="submit")
+            yield Button("Cancel (esc)", id="cancel")
 
     def on_mount(self) -> None:
         self.query_one("#path", Input).focus()
@@ -122,6 +116,25 @@ class CreateScreen(ModalScreen[None]):
     def show_errors(self, err: DroveError) -> None:
         """Show the problem and each detail (field path first) under the form."""
         self.query_one("#errors", Static).update(error_markup(err))
+
+    def action_submit(self) -> None:
+        raise NotImplementedError
+
+
+class CreateScreen(FormScreen):
+    """The create dialog; on success it opens the new task's detail."""
+
+    BINDINGS: ClassVar[list[BindingType]] = bindings(*CREATE_KEYS)
+
+    def compose(self) -> ComposeResult:
+        with VerticalScroll(id="create"):
+            yield Label("[b]Create a task[/b]")
+            yield Static(id="errors")
+            yield Label("Spec file (tab completes)")
+            yield Input(placeholder="examples/hello.yaml", suggester=PathSuggester(), id="path")
+            yield Label("…or paste the spec (YAML or JSON)")
+            yield TextArea(id="text", language=None, soft_wrap=False)
+            yield from self.timeout_and_buttons("Submit")
 
     def action_submit(self) -> None:
         path = self.query_one("#path", Input).value

@@ -9,9 +9,9 @@ from typing import TYPE_CHECKING, ClassVar, cast
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import BindingType
-from textual.containers import Horizontal, VerticalScroll
-from textual.screen import ModalScreen, Screen
-from textual.widgets import Button, Footer, Input, Label, Static
+from textual.containers import VerticalScroll
+from textual.screen import Screen
+from textual.widgets import Footer, Input, Label, Static
 
 from drove_tui.commands.fanout import fan_out_task_ids
 from drove_tui.errors import DroveError, InvalidInput
@@ -20,7 +20,7 @@ from drove_tui.models.operation import ClusterOpSpec
 from drove_tui.models.spec import TaskSpec
 from drove_tui.tui.keymap import FANOUT_KEYS, FANOUT_SETUP_KEYS, bindings
 from drove_tui.tui.rows import MEANING_STYLE, Cell, meaning, task_key
-from drove_tui.tui.screens._create import PathSuggester, error_markup, op_spec_for
+from drove_tui.tui.screens._create import FormScreen, PathSuggester, op_spec_for
 from drove_tui.tui.widgets import Column, RowTable, StatusLine
 from drove_tui.tui.widgets._status import state_counts
 
@@ -36,7 +36,7 @@ COLUMNS = (
 )
 
 
-class FanoutSetupScreen(ModalScreen[None]):
+class FanoutSetupScreen(FormScreen):
     """Which hosts (marked ones, or a pattern) and which spec."""
 
     BINDINGS: ClassVar[list[BindingType]] = bindings(*FANOUT_SETUP_KEYS)
@@ -44,10 +44,6 @@ class FanoutSetupScreen(ModalScreen[None]):
     def __init__(self, hosts: Sequence[str]) -> None:
         super().__init__()
         self.hosts = list(hosts)
-
-    @property
-    def drove(self) -> DroveApp:
-        return cast("DroveApp", self.app)
 
     def compose(self) -> ComposeResult:
         with VerticalScroll(id="create"):
@@ -57,29 +53,9 @@ class FanoutSetupScreen(ModalScreen[None]):
             yield Input(",".join(self.hosts), id="hosts")
             yield Label("Spec file (tab completes); each task id gets -HOST appended")
             yield Input(placeholder="examples/hello.yaml", suggester=PathSuggester(), id="path")
-            yield Label("Operation timeout (empty: the file's, else 5 minutes)")
-            yield Input(placeholder="5 minutes", id="timeout")
-            with Horizontal(id="buttons"):
-                yield Button("Start (ctrl+s)", variant="primary", id="submit")
-                yield Button("Cancel (esc)", id="cancel")
-
-    def on_mount(self) -> None:
-        self.query_one("#path", Input).focus()
-
-    def on_button_pressed(self, event: Button.Pressed) -> None:
-        if event.button.id == "submit":
-            self.action_submit()
-        else:
-            self.action_cancel()
-
-    def on_input_submitted(self, event: Input.Submitted) -> None:
-        self.action_submit()
-
-    def action_cancel(self) -> None:
-        self.dismiss(None)
+            yield from self.timeout_and_buttons("Start")
 
     def action_submit(self) -> None:
-        errors = self.query_one("#errors", Static)
         try:
             hosts = self.drove.backend.select_hosts(self.query_one("#hosts", Input).value)
             if not hosts:
@@ -90,7 +66,7 @@ class FanoutSetupScreen(ModalScreen[None]):
             loaded = load_spec(path)
             op_spec = op_spec_for(loaded, self.query_one("#timeout", Input).value)
         except DroveError as err:
-            errors.update(error_markup(err))
+            self.show_errors(err)
             return
         ids = fan_out_task_ids(loaded.spec.task_id, hosts)
         keys = [task_key(loaded.spec.source_app_name, ids[h]) for h in hosts]

@@ -2,21 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import TYPE_CHECKING, cast
-
-from textual.app import ComposeResult
-from textual.screen import Screen
-from textual.widgets import Footer, Input
+from collections.abc import Mapping, Sequence
 
 from drove_tui.errors import DroveError
 from drove_tui.tui.keymap import HOSTS_KEYS, bindings
-from drove_tui.tui.query import RowFilter
-from drove_tui.tui.rows import Cell
-from drove_tui.tui.widgets import Column, RowTable, StatusLine
-
-if TYPE_CHECKING:
-    from drove_tui.tui.app import DroveApp
+from drove_tui.tui.rows import Cell, HostRow
+from drove_tui.tui.screens._list import ListScreen
+from drove_tui.tui.widgets import Column, RowTable
 
 # At 80 columns the optional ones give way; at 160 every column shows in full.
 COLUMNS = (
@@ -33,57 +25,31 @@ COLUMNS = (
 )
 
 
-class HostsScreen(Screen[None]):
+class HostsScreen(ListScreen):
     """Every host of the inventory; space marks hosts for a fan-out."""
 
     BINDINGS = bindings(*HOSTS_KEYS)
+    COLUMNS = COLUMNS
+    TABLE_ID = "hosts"
+    FILTER_HINT = "filter: host name, state, tag"
 
     def __init__(self) -> None:
         super().__init__()
-        self.filter = RowFilter()
         self.marked: set[str] = set()
-        self.stale = False
-
-    @property
-    def drove(self) -> DroveApp:
-        return cast("DroveApp", self.app)
-
-    def compose(self) -> ComposeResult:
-        yield StatusLine()
-        yield Input(placeholder="filter: host name, state, tag", id="filter")
-        yield RowTable(COLUMNS, self._cells, id="hosts")
-        yield Footer(compact=True)
-
-    @property
-    def table(self) -> RowTable:
-        return self.query_one("#hosts", RowTable)
-
-    def on_mount(self) -> None:
-        self.query_one("#filter", Input).display = False
-        self.drove.views.append(self)
-        self.rebuild()
-        self.table.focus()
-
-    def on_unmount(self) -> None:
-        if self in self.drove.views:
-            self.drove.views.remove(self)
-
-    def on_screen_resume(self) -> None:
-        if self.stale:
-            self.rebuild()
-        self.drove.refresh_status()
 
     def _cells(self, name: str) -> Sequence[Cell]:
         row = self.drove.host_rows.get(name)
         return row.cells(self.drove.clock(), name in self.marked) if row else ()
 
-    def rebuild(self) -> None:
-        """Filter every host again; hosts keep inventory order."""
-        self.stale = False
-        self.filter.reset()
-        self.filter.set_query(self.query_one("#filter", Input).value, self.drove.host_rows)
+    def rows(self) -> Mapping[str, HostRow]:
+        return self.drove.host_rows
+
+    def order_rows(self) -> None:
+        """Hosts keep inventory order."""
         self.table.set_order([n for n in self.drove.host_rows if n in self.filter.keys])
-        self.drove.refresh_status()
+
+    def filter_changed(self, text: str) -> None:
+        self.rebuild()  # a handful of hosts: filter them all again
 
     def data_changed(self, task_keys: set[str], host_names: set[str]) -> None:
         """Host rows show live task counts, so any change repaints the visible rows."""
@@ -96,28 +62,6 @@ class HostsScreen(Screen[None]):
             self.table.refresh()
 
     # ---- actions ----------------------------------------------------------------------
-    def action_filter(self) -> None:
-        box = self.query_one("#filter", Input)
-        box.display = True
-        box.focus()
-
-    def action_clear_filter(self) -> None:
-        box = self.query_one("#filter", Input)
-        if box.value or box.display:
-            box.value = ""
-            box.display = False
-            self.table.focus()
-
-    def on_input_changed(self, event: Input.Changed) -> None:
-        if event.input.id == "filter":
-            self.rebuild()
-
-    def on_input_submitted(self, event: Input.Submitted) -> None:
-        if event.input.id == "filter":
-            if not event.value:
-                event.input.display = False
-            self.table.focus()
-
     def action_mark(self) -> None:
         name = self.table.cursor_key
         if name is None:
@@ -170,21 +114,12 @@ class HostsScreen(Screen[None]):
         self.run_worker(ask(), group="trust", exit_on_error=False)
 
     def on_row_table_selected(self, event: RowTable.Selected) -> None:
-        """Enter on a host: its full status, including a reason too long for the column."""
+        """Enter on a host: its full status, including a reason too long for the column and
+        each of another store's containers (the hosts view only counts them: '+N')."""
         row = self.drove.host_rows.get(event.key)
         if row is None:
             return
-        s = row.status
-        lines = [f"{s.name}: {s.state.value}"]
-        if s.reason:
-            lines.append(s.reason)
-        if s.facts is not None:
-            f = s.facts
-            lines.append(f"{f.cores} cores, {f.memory_total_mb} MB, {f.arch}, kernel {f.kernel}")
-            lines.append(
-                f"docker {f.docker_version or '-'}; {len(f.containers)} managed containers"
-            )
-        self.notify("\n".join(lines), timeout=10)
+        self.notify("\n".join(row.detail()), timeout=10, markup=False)
 
     def selected_hosts(self) -> list[str]:
         """Marked hosts, else the host under the cursor."""

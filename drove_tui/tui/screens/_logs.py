@@ -19,6 +19,7 @@ from textual.widgets import Footer, Input, Static
 from drove_tui.errors import DroveError
 from drove_tui.models.states import TaskState
 from drove_tui.tui.keymap import LOGS_KEYS, bindings
+from drove_tui.tui.screens._list import open_box
 from drove_tui.tui.widgets import LogView, StatusLine
 
 if TYPE_CHECKING:
@@ -144,9 +145,7 @@ class LogsScreen(Screen[None]):
 
     # ---- actions ----------------------------------------------------------------------
     def action_search(self) -> None:
-        box = self.query_one("#search", Input)
-        box.display = True
-        box.focus()
+        open_box(self, self.query_one("#search", Input))
 
     def on_input_changed(self, event: Input.Changed) -> None:
         self.log_view.search(event.value)

@@ -2,20 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import TYPE_CHECKING, cast
-
-from textual.app import ComposeResult
-from textual.screen import Screen
-from textual.widgets import Footer, Input
+from collections.abc import Mapping, Sequence
 
 from drove_tui.tui.keymap import TASKS_KEYS, bindings
-from drove_tui.tui.query import RowFilter
-from drove_tui.tui.rows import Cell
-from drove_tui.tui.widgets import Column, RowTable, StatusLine
-
-if TYPE_CHECKING:
-    from drove_tui.tui.app import DroveApp
+from drove_tui.tui.rows import Cell, TaskRow
+from drove_tui.tui.screens._list import ListScreen
+from drove_tui.tui.widgets import Column, RowTable
 
 # At 80 columns the optional ones give way; at 160 every column shows in full.
 COLUMNS = (
@@ -34,64 +26,41 @@ SORTABLE = ("created", "app", "task", "state", "host", "started")
 VOLATILE = frozenset({"state", "host", "started"})
 
 
-class TasksScreen(Screen[None]):
+class TasksScreen(ListScreen):
     """All tasks; `/` filters (`state:RUNNING app:x host:y` or words), `s` cycles the sort."""
 
     BINDINGS = bindings(*TASKS_KEYS)
+    COLUMNS = COLUMNS
+    TABLE_ID = "tasks"
+    FILTER_HINT = "filter: words, state:RUNNING app:X host:Y"
 
     def __init__(self) -> None:
         super().__init__()
-        self.filter = RowFilter()
         self.sort_by = "created"
         self.descending = True
-        self.stale = False
         self.query_text = ""  # the filter text the table shows now
         # Every key in sort order; filtering picks from it in O(n) instead of sorting again.
         self._sorted: list[str] | None = None
-
-    @property
-    def drove(self) -> DroveApp:
-        return cast("DroveApp", self.app)
-
-    def compose(self) -> ComposeResult:
-        yield StatusLine()
-        yield Input(placeholder="filter: words, state:RUNNING app:X host:Y", id="filter")
-        yield RowTable(COLUMNS, self._cells, id="tasks")
-        yield Footer(compact=True)
-
-    @property
-    def table(self) -> RowTable:
-        return self.query_one("#tasks", RowTable)
-
-    def on_mount(self) -> None:
-        self.query_one("#filter", Input).display = False
-        self.drove.views.append(self)
-        self.rebuild()
-        self.table.focus()
-
-    def on_unmount(self) -> None:
-        if self in self.drove.views:
-            self.drove.views.remove(self)
-
-    def on_screen_resume(self) -> None:
-        # Hidden views skip the work of each flush and catch up when shown again.
-        if self.stale:
-            self.rebuild()
-        self.drove.refresh_status()
 
     def _cells(self, key: str) -> Sequence[Cell]:
         row = self.drove.tasks.get(key)
         return row.cells(self.drove.clock()) if row else ()
 
     # ---- data -------------------------------------------------------------------------
+    def rows(self) -> Mapping[str, TaskRow]:
+        return self.drove.tasks
+
     def rebuild(self) -> None:
         """Filter and sort every row from scratch."""
-        self.stale = False
         self._sorted = None
-        self.filter.reset()
-        self.filter.set_query(self.query_one("#filter", Input).value, self.drove.tasks)
+        super().rebuild()
+
+    def filter_changed(self, text: str) -> None:
+        super().filter_changed(text)
+        self.query_text = text
+
+    def order_rows(self) -> None:
         self._reorder()
-        self.drove.refresh_status()
 
     def _reorder(self) -> None:
         if self._sorted is None:
@@ -128,30 +97,6 @@ class TasksScreen(Screen[None]):
             self._reorder()
 
     # ---- actions ----------------------------------------------------------------------
-    def action_filter(self) -> None:
-        box = self.query_one("#filter", Input)
-        box.display = True
-        box.focus()
-
-    def action_clear_filter(self) -> None:
-        box = self.query_one("#filter", Input)
-        if box.value or box.display:
-            box.value = ""
-            box.display = False
-            self.table.focus()
-
-    def on_input_changed(self, event: Input.Changed) -> None:
-        if event.input.id == "filter":
-            self.filter.set_query(event.value, self.drove.tasks)
-            self._reorder()
-            self.query_text = event.value
-
-    def on_input_submitted(self, event: Input.Submitted) -> None:
-        if event.input.id == "filter":
-            if not event.value:
-                event.input.display = False
-            self.table.focus()
-
     def action_sort_next(self) -> None:
         self.sort_by = SORTABLE[(SORTABLE.index(self.sort_by) + 1) % len(SORTABLE)]
         self.descending = self.sort_by == "created"
