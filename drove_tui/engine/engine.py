@@ -130,7 +130,10 @@ class Engine:
                 log.warning("lease renewal deferred: %s", err)
 
     async def _tick_once(self, *, take_over: bool) -> None:
-        await asyncio.to_thread(self.store.renew_all, self.owner, self.lease_ttl_s)
+        # Only the tasks a live runner drives: a task whose runner ended lets its lease lapse,
+        # so it can be taken over (here or by another process) instead of held forever.
+        driven = builtins.list(self._runners)
+        await asyncio.to_thread(self.store.renew, self.owner, driven, self.lease_ttl_s)
         # Kills asked for by other processes (`tasks kill` while we own the task).
         for key in await asyncio.to_thread(self.store.kill_requests, self.owner):
             if key in self._runners and key not in self._killed:

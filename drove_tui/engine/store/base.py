@@ -11,6 +11,7 @@ Rules every implementation keeps:
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any, Protocol
 
 from drove_tui.errors import DroveError, ExitCode, InvalidInput
@@ -114,8 +115,17 @@ class Store(Protocol):
         """Take the task's lease if it is free, lapsed or already ``owner``'s."""
         ...
 
-    def renew_all(self, owner: str, ttl_s: float, *, now: float | None = None) -> int:
-        """Extend every lease ``owner`` holds; returns how many."""
+    def renew(
+        self,
+        owner: str,
+        keys: Iterable[tuple[str, str]],
+        ttl_s: float,
+        *,
+        now: float | None = None,
+    ) -> int:
+        """Extend ``owner``'s lease on each of ``keys`` (live tasks it still holds); returns
+        how many. Only the tasks a live runner drives are renewed: a task whose runner died
+        lapses, so another process (or this one) can take it over."""
         ...
 
     def release(self, app: str, task: str, owner: str) -> bool:

@@ -6,7 +6,7 @@ import json
 import sqlite3
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -249,16 +249,24 @@ class SqliteStore:
             )
             return cursor.rowcount == 1
 
-    def renew_all(self, owner: str, ttl_s: float, *, now: float | None = None) -> int:
-        """Extend every lease ``owner`` holds on a task that is not terminal."""
+    def renew(
+        self,
+        owner: str,
+        keys: Iterable[tuple[str, str]],
+        ttl_s: float,
+        *,
+        now: float | None = None,
+    ) -> int:
+        """Extend ``owner``'s lease on each of ``keys`` that is still live; returns how many."""
         at = time.time() if now is None else now
         marks = ", ".join("?" for _ in _TERMINAL_NAMES)
         with self._write() as conn:
-            cursor = conn.execute(
-                f"UPDATE tasks SET lease_until = ? WHERE owner = ? AND state NOT IN ({marks})",  # noqa: S608
-                (at + ttl_s, owner, *_TERMINAL_NAMES),
+            cursor = conn.executemany(
+                "UPDATE tasks SET lease_until = ? WHERE app = ? AND task_id = ? "  # noqa: S608
+                f"AND owner = ? AND state NOT IN ({marks})",
+                [(at + ttl_s, app, task, owner, *_TERMINAL_NAMES) for app, task in keys],
             )
-            return cursor.rowcount
+            return max(cursor.rowcount, 0)
 
     def release(self, app: str, task: str, owner: str) -> bool:
         """Give the lease back; only its owner can."""

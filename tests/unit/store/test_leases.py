@@ -45,7 +45,7 @@ def test_acquire_of_missing_task_fails(store: SqliteStore) -> None:
     assert not store.acquire("app", "ghost", "tui", 30.0)
 
 
-def test_renew_all_extends_only_the_owners_live_tasks(
+def test_renew_extends_only_the_given_live_tasks_the_owner_holds(
     store: SqliteStore, make_record: RecordFactory
 ) -> None:
     store.create_task(make_record("mine", owner="tui", lease_until=110.0))
@@ -53,10 +53,14 @@ def test_renew_all_extends_only_the_owners_live_tasks(
     store.create_task(
         make_record("done", state=TaskState.PROVISIONING_FAILED, owner="tui", lease_until=110.0)
     )
-    assert store.renew_all("tui", 30.0, now=100.0) == 1
+    store.create_task(make_record("orphan", owner="tui", lease_until=110.0))
+    keys = [("app", "mine"), ("app", "theirs"), ("app", "done")]
+    assert store.renew("tui", keys, 30.0, now=100.0) == 1
     assert _owner(store, "mine") == ("tui", 130.0)
     assert _owner(store, "theirs") == ("headless", 110.0)
     assert _owner(store, "done") == ("tui", 110.0)
+    assert _owner(store, "orphan") == ("tui", 110.0)  # held, but not asked for: it lapses
+    assert store.renew("tui", [], 30.0, now=100.0) == 0
 
 
 def test_only_the_owner_can_release(store: SqliteStore, make_record: RecordFactory) -> None:
