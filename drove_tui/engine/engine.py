@@ -597,8 +597,6 @@ class Engine:
         name = status.name
         self._status[name] = status
         self._probed_at[name] = started
-        with contextlib.suppress(DroveError):
-            self.store.save_host_status(status)
         self._publish(HostChanged(status))
         if status.state is HostState.ONLINE and status.facts is not None:
             present = {c.instance_id for c in status.facts.containers}

@@ -15,7 +15,6 @@ from collections.abc import Iterable
 from typing import Any, Protocol
 
 from drove_tui.errors import DroveError, ExitCode, InvalidInput
-from drove_tui.models.host import HostStatus
 from drove_tui.models.states import TaskState
 from drove_tui.models.task import TaskRecord, Transition
 
@@ -35,7 +34,7 @@ class TaskNotTerminal(InvalidInput):
 
 
 class Store(Protocol):
-    """Durable record of tasks, their transitions, host probes and leases."""
+    """Durable record of tasks, their transitions and leases (host statuses live in memory)."""
 
     @property
     def store_id(self) -> str:
@@ -139,14 +138,6 @@ class Store(Protocol):
 
     def kill_requests(self, owner: str) -> list[tuple[str, str]]:
         """Keys of the live tasks ``owner`` holds a lease on that someone asked to kill."""
-        ...
-
-    def save_host_status(self, status: HostStatus) -> None:
-        """Remember the latest probe of a host."""
-        ...
-
-    def load_host_statuses(self) -> list[HostStatus]:
-        """The last remembered probe of every host."""
         ...
 
     def close(self) -> None:

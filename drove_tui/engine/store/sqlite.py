@@ -16,7 +16,6 @@ from pydantic import ValidationError
 from drove_tui.engine.store.base import IllegalTransition, TaskExists, TaskNotTerminal
 from drove_tui.engine.store.sqlite_file import open_connection, unreadable
 from drove_tui.errors import StoreError, TaskNotFound
-from drove_tui.models.host import HostStatus
 from drove_tui.models.spec import TaskSpec
 from drove_tui.models.states import TERMINAL, TaskResult, TaskState, TaskStatus, can_move
 from drove_tui.models.task import TaskRecord, Transition
@@ -303,24 +302,6 @@ class SqliteStore:
                 (owner, *_TERMINAL_NAMES),
             ).fetchall()
         return [(row["app"], row["task_id"]) for row in rows]
-
-    # -- hosts ---------------------------------------------------------------------------
-
-    def save_host_status(self, status: HostStatus) -> None:
-        """Remember the latest probe of a host (one row per host)."""
-        with self._write() as conn:
-            conn.execute(
-                "INSERT INTO hosts (name, status_json, last_ok, checked_at) VALUES (?, ?, ?, ?) "
-                "ON CONFLICT (name) DO UPDATE SET status_json = excluded.status_json, "
-                "last_ok = excluded.last_ok, checked_at = excluded.checked_at",
-                (status.name, status.model_dump_json(), status.last_ok, status.checked_at),
-            )
-
-    def load_host_statuses(self) -> list[HostStatus]:
-        """The last remembered probe of every host, by name."""
-        with self._read() as conn:
-            rows = conn.execute("SELECT status_json FROM hosts ORDER BY name").fetchall()
-        return [HostStatus.model_validate_json(row[0]) for row in rows]
 
     # -- housekeeping --------------------------------------------------------------------
 

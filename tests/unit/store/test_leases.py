@@ -1,11 +1,10 @@
-"""Task leases (one owner process per task) and remembered host probes."""
+"""Task leases: one owner process per task."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
 from drove_tui.engine.store.sqlite import SqliteStore
-from drove_tui.models.host import HostFacts, HostState, HostStatus, NumaNode
 from drove_tui.models.states import TaskState
 from drove_tui.models.task import TaskRecord
 
@@ -69,23 +68,3 @@ def test_only_the_owner_can_release(store: SqliteStore, make_record: RecordFacto
     assert _owner(store) == ("tui", 500.0)
     assert store.release("app", "t1", "tui")
     assert _owner(store) == (None, None)
-
-
-def test_host_status_is_remembered_and_replaced(store: SqliteStore) -> None:
-    facts = HostFacts(
-        cores=2,
-        numa=[NumaNode(id=0, cores=[0, 1], memory_mb=2048)],
-        memory_total_mb=2048,
-        memory_available_mb=1024,
-        arch="x86_64",
-        kernel="6.1",
-        docker_version="24.0",
-    )
-    store.save_host_status(HostStatus(name="h2", state=HostState.UNREACHABLE, reason="refused"))
-    store.save_host_status(HostStatus(name="h1", state=HostState.UNKNOWN))
-    online = HostStatus(name="h1", state=HostState.ONLINE, facts=facts, last_ok=5.0, checked_at=5.0)
-    store.save_host_status(online)
-    assert store.load_host_statuses() == [
-        online,
-        HostStatus(name="h2", state=HostState.UNREACHABLE, reason="refused"),
-    ]
