@@ -17,7 +17,7 @@ async def test_a_probe_is_kept_in_memory_and_not_written_to_the_store(tmp_path: 
     eng = engine(path)
     try:
         down = HostStatus(name="h1", state=HostState.UNREACHABLE, reason="refused: no")
-        eng.on_probe(down, time.time())
+        eng.watch.on_probe(down, time.time())
         assert eng.hosts() == [down]
     finally:
         await eng._close()
