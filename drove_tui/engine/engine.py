@@ -270,6 +270,10 @@ class Engine:
             self.room.fire()
         return updated
 
+    def lose(self, record: TaskRecord, reason: str, *, error: str) -> TaskRecord | None:
+        """Turn the task LOST with Drove's LOST/-1 result (never re-run behind the operator)."""
+        return self.move(record, S.LOST, reason, result=TaskResult.lost(), error=error)
+
     def set_reason(self, record: TaskRecord, reason: str) -> TaskRecord:
         """Keep why the task waits current without a state change. Held in memory and shown
         by get()/list(): the store keeps a reason per transition only."""

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 from drove_tui.cluster.transport import TransportError
 from drove_tui.engine import executor
 from drove_tui.engine.signals import Signal
-from drove_tui.models.states import TaskResult, TaskState
+from drove_tui.models.states import TaskState
 from drove_tui.models.task import TaskRecord
 
 if TYPE_CHECKING:
@@ -82,10 +82,8 @@ class Exits:
         if done.ok and code.lstrip("-").isdigit() and status in ("exited", "dead"):
             self.on_exit(name, int(code))
         elif not done.ok and "No such" in done.stderr.decode("utf-8", "replace"):
-            engine.move(
+            engine.lose(
                 record,
-                S.LOST,
                 f"container {name} vanished from {host.name}",
-                result=TaskResult.lost(),
                 error=f"container {name} not found on {host.name}",
             )

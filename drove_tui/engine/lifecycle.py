@@ -60,13 +60,7 @@ async def drive(engine: Engine, app: str, task_id: str) -> None:
             log.exception("task %s/%s failed in %s", app, task_id, record.state)
             current = engine.store.get_task(app, task_id)
             if current is not None and not current.terminal:
-                engine.move(
-                    current,
-                    S.LOST,
-                    f"internal error in {current.state}: {err}",
-                    result=TaskResult.lost(),
-                    error=str(err),
-                )
+                engine.lose(current, f"internal error in {current.state}: {err}", error=str(err))
 
 
 async def pending(engine: Engine, record: TaskRecord) -> None:

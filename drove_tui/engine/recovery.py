@@ -46,11 +46,9 @@ async def reconcile(engine: Engine, record: TaskRecord) -> None:
             break
         if time.time() >= until:
             why = status.reason if status is not None and status.reason else "no answer"
-            engine.move(
+            engine.lose(
                 current,
-                S.LOST,
                 f"host {record.host} was not reachable for {grace:g} s ({why})",
-                result=TaskResult.lost(),
                 error=f"host {record.host} lost",
             )
             return
@@ -92,21 +90,14 @@ def settle(engine: Engine, record: TaskRecord, found: ManagedContainer | None) -
         if engine.can_recreate(record):
             engine.move(record, S.PROVISIONING, "no container yet: provisioning again")
         else:
-            engine.move(
+            engine.lose(
                 record,
-                S.LOST,
                 f"no container on {host} and the spec's secrets are not kept after a restart",
-                result=TaskResult.lost(),
                 error="cannot recreate a task whose secrets were masked",
             )
     else:
-        engine.move(
-            record,
-            S.LOST,
-            f"container {name} not found on {host}",
-            result=TaskResult.lost(),
-            error=f"container {name} not found on {host}",
-        )
+        missing = f"container {name} not found on {host}"
+        engine.lose(record, missing, error=missing)
 
 
 async def adopt(engine: Engine, record: TaskRecord) -> None:

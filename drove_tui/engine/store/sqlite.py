@@ -41,6 +41,8 @@ _PLAIN = frozenset(
     }
 )
 _TERMINAL_NAMES = tuple(sorted(str(s) for s in TERMINAL))
+# SQL for "the task is live"; its parameters are _TERMINAL_NAMES.
+_LIVE = f"state NOT IN ({', '.join('?' for _ in _TERMINAL_NAMES)})"
 # Once STOPPED or LOST nothing is left to own; PROVISIONING_FAILED still has a cleanup step.
 _RELEASE_ON = frozenset({TaskState.STOPPED, TaskState.LOST})
 _SPEC_CACHE = 20_000
@@ -258,11 +260,10 @@ class SqliteStore:
     ) -> int:
         """Extend ``owner``'s lease on each of ``keys`` that is still live; returns how many."""
         at = time.time() if now is None else now
-        marks = ", ".join("?" for _ in _TERMINAL_NAMES)
         with self._write() as conn:
             cursor = conn.executemany(
                 "UPDATE tasks SET lease_until = ? WHERE app = ? AND task_id = ? "  # noqa: S608
-                f"AND owner = ? AND state NOT IN ({marks})",
+                f"AND owner = ? AND {_LIVE}",
                 [(at + ttl_s, app, task, owner, *_TERMINAL_NAMES) for app, task in keys],
             )
             return max(cursor.rowcount, 0)
@@ -283,22 +284,20 @@ class SqliteStore:
         """Record that the operator asked to kill the task (the first request's time is kept);
         False when the task is terminal or gone."""
         at = time.time() if now is None else now
-        marks = ", ".join("?" for _ in _TERMINAL_NAMES)
         with self._write() as conn:
             cursor = conn.execute(
                 "UPDATE tasks SET kill_requested_at = COALESCE(kill_requested_at, ?) "  # noqa: S608
-                f"WHERE app = ? AND task_id = ? AND state NOT IN ({marks})",
+                f"WHERE app = ? AND task_id = ? AND {_LIVE}",
                 (at, app, task, *_TERMINAL_NAMES),
             )
             return cursor.rowcount == 1
 
     def kill_requests(self, owner: str) -> list[tuple[str, str]]:
         """Keys of the live tasks ``owner`` holds that someone asked to kill."""
-        marks = ", ".join("?" for _ in _TERMINAL_NAMES)
         with self._read() as conn:
             rows = conn.execute(
                 "SELECT app, task_id FROM tasks WHERE owner = ? "  # noqa: S608
-                f"AND kill_requested_at IS NOT NULL AND state NOT IN ({marks})",
+                f"AND kill_requested_at IS NOT NULL AND {_LIVE}",
                 (owner, *_TERMINAL_NAMES),
             ).fetchall()
         return [(row["app"], row["task_id"]) for row in rows]
