@@ -3,24 +3,30 @@ and tells subscribers when a host's state changes.
 
 Each host has its own poll loop that reschedules itself only after its probe has finished (no
 overlapping polls, and a hanging host delays no other), and a probe of a host already being
-probed joins the one in flight. A probe times out after the host's connect
-timeout plus one keepalive interval, so a host that stops answering is UNREACHABLE well within
+probed joins the one in flight; `request` cuts a host's wait short (a probe that begins after
+the request). A probe times out after the host's connect timeout plus one keepalive interval
+(the engine passes its own bound), so a host that stops answering is UNREACHABLE well within
 its keepalive window; when it answers again the next poll finds it ONLINE, with no restart.
+Any failure of a probe is the host's state, never the end of its poll loop.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import logging
 import time
 from collections.abc import Callable, Iterable
 from types import TracebackType
 
 from drove_tui.cluster.pool import Cluster
 from drove_tui.cluster.probe import probe
-from drove_tui.cluster.transport import CommandTimeout, TransportError, Unreachable
+from drove_tui.cluster.transport import CommandTimeout, Unreachable
+from drove_tui.errors import DroveError
 from drove_tui.models.host import HostState, HostStatus
 from drove_tui.models.inventory import HostConfig
 
+log = logging.getLogger(__name__)
 MIN_PROBE_TIMEOUT_S = 5.0
 
 
@@ -48,6 +54,7 @@ class HostMonitor:
         self._timeout = timeout
         self._status = {name: HostStatus(name=name) for name in self.hosts}
         self._inflight: dict[str, asyncio.Task[HostStatus]] = {}
+        self._wanted = {name: asyncio.Event() for name in self.hosts}
         self._subscribers: list[tuple[asyncio.Queue[HostStatus], bool]] = []
         self._loops: list[asyncio.Task[None]] = []
 
@@ -81,9 +88,14 @@ class HostMonitor:
         tasks = [asyncio.shield(self._probe_task(name)) for name in wanted]
         return list(await asyncio.gather(*tasks))
 
+    def request(self, name: str) -> None:
+        """Have the poll loop probe host `name` now (after the probe in flight, if any),
+        instead of at the end of its interval. The result reaches subscribers as usual."""
+        self._wanted[name].set()
+
     def _probe_task(self, name: str) -> asyncio.Task[HostStatus]:
         task = self._inflight.get(name)
-        if task is None:
+        if task is None or task.done():
             task = asyncio.create_task(self._probe_one(self.hosts[name]))
             self._inflight[name] = task
             task.add_done_callback(lambda _: self._inflight.pop(name, None))
@@ -92,15 +104,17 @@ class HostMonitor:
     async def _probe_one(self, host: HostConfig) -> HostStatus:
         previous = self._status[host.name]
         now = self._clock()
+        timeout = self._timeout(host)
         try:
             transport = self.cluster.transport(host)
-            facts = await probe(transport, host, timeout=self._timeout(host))
+            facts = await probe(transport, host, timeout=timeout)
         except Unreachable as err:
             status = _failed(previous, now, f"{err.reason}: {err}")
-        except CommandTimeout as err:  # connected, but the host stopped answering
-            status = _failed(previous, now, f"timeout: {err}")
-        except TransportError as err:  # e.g. the probe's output was cut off
-            status = _failed(previous, now, f"probe failed: {err}")
+        except CommandTimeout:  # connected, but the host stopped answering
+            # Its own message quotes the whole probe script: say what it means instead.
+            status = _failed(previous, now, f"timeout: no answer to the probe within {timeout:g} s")
+        except (DroveError, ValueError, KeyError, IndexError) as err:  # e.g. output cut off
+            status = _failed(previous, now, f"probe failed: {_said(err)}")
         else:
             if facts.docker_version is None:
                 state = HostState.DOCKER_DOWN
@@ -134,10 +148,23 @@ class HostMonitor:
             self._loops = [asyncio.create_task(self._poll(name)) for name in self.hosts]
 
     async def _poll(self, name: str) -> None:
+        wanted = self._wanted[name]
+        requested = False
         while True:
-            await asyncio.shield(self._probe_task(name))
-            # Sleep after the probe, never during it: polls of a host do not overlap.
-            await asyncio.sleep(self.interval)
+            try:
+                joined = self._inflight.get(name)
+                if requested and joined is not None:
+                    # Begun before the request (someone's probe()): a request wants a newer one.
+                    await asyncio.shield(joined)
+                wanted.clear()  # a request from now on is served by the probe below or the next
+                await asyncio.shield(self._probe_task(name))
+            except Exception:  # a bug in one probe must not end the host's polls
+                log.exception("probe of %s failed", name)
+            # Wait after the probe, never during it: polls of a host do not overlap.
+            requested = False
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(self.interval):
+                    requested = await wanted.wait()
 
     async def stop(self) -> None:
         """Stop polling and wait for probes in flight to end."""
@@ -158,6 +185,11 @@ class HostMonitor:
         tb: TracebackType | None,
     ) -> None:
         await self.stop()
+
+
+def _said(err: Exception) -> str:
+    """An error in one line: our own errors say a sentence, others show what they are."""
+    return str(err) if isinstance(err, DroveError) else f"unreadable probe answer: {err!r}"
 
 
 def _failed(previous: HostStatus, now: float, reason: str) -> HostStatus:

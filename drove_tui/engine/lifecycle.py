@@ -50,7 +50,7 @@ async def drive(engine: Engine, app: str, task_id: str) -> None:
         if record.state is S.PROVISIONING_FAILED and not engine.is_killed(record):
             step = None  # nothing was created: nothing to clean up
         if step is None:
-            engine.forget_allocation(record)
+            engine.capacity.forget_allocation(record)
             return
         try:
             await step(engine, record)
@@ -60,13 +60,7 @@ async def drive(engine: Engine, app: str, task_id: str) -> None:
             log.exception("task %s/%s failed in %s", app, task_id, record.state)
             current = engine.store.get_task(app, task_id)
             if current is not None and not current.terminal:
-                engine.move(
-                    current,
-                    S.LOST,
-                    f"internal error in {current.state}: {err}",
-                    result=TaskResult.lost(),
-                    error=str(err),
-                )
+                engine.lose(current, f"internal error in {current.state}: {err}", error=str(err))
 
 
 async def pending(engine: Engine, record: TaskRecord) -> None:
@@ -85,7 +79,7 @@ async def pending(engine: Engine, record: TaskRecord) -> None:
         if engine.is_killed(record):
             engine.move(record, S.STOPPED, "killed before placement", result=TaskResult.cancelled())
             return
-        views = engine.host_views()
+        views = engine.capacity.host_views()
         if not any(v.facts is not None for v in views):
             reason = _no_facts_reason(engine.hosts())
         else:
@@ -97,7 +91,7 @@ async def pending(engine: Engine, record: TaskRecord) -> None:
                 return
             got = place(request, views, strategy=engine.inventory.settings.placement)
             if not isinstance(got, NoFit):
-                engine.reserve(record, got)
+                engine.capacity.reserve(record, got)
                 moved = engine.move(
                     record,
                     S.PROVISIONING,
@@ -108,7 +102,7 @@ async def pending(engine: Engine, record: TaskRecord) -> None:
                     memory_mb=got.memory_mb,
                 )
                 if moved is None:
-                    engine.forget_allocation(record)
+                    engine.capacity.forget_allocation(record)
                 return
             reason = got.reason
         if time.time() >= deadline:
@@ -167,10 +161,10 @@ async def provisioning(engine: Engine, record: TaskRecord) -> None:
         error = f"Error while pulling image {image}: {text}"
     failed = TaskResult(status=TaskStatus.FAILED, exit_code=-1)
     # Nothing is left to do for a failed pull: the terminal task keeps no owner. (A killed
-    # pull keeps its owner for the cleanup that follows; see Engine._take_over.)
+    # pull keeps its owner for the cleanup that follows; see Runners.take_over.)
     ended = {"result": failed, "error": error, "owner": None, "lease_until": None}
     if engine.move(record, S.PROVISIONING_FAILED, error, **ended):
-        engine.forget_allocation(record)
+        engine.capacity.forget_allocation(record)
 
 
 async def starting(engine: Engine, record: TaskRecord) -> None:
@@ -188,12 +182,12 @@ async def starting(engine: Engine, record: TaskRecord) -> None:
     except (DroveError, ValueError) as err:
         _start_failed(engine, record, str(err))
         return
-    node_memory = engine.node_memory_mb(host.name, record.numa_node or 0)
+    node_memory = engine.capacity.node_memory_mb(host.name, record.numa_node or 0)
     args = executor.create_args(spec, record, host, engine.store.store_id)
     cmd = executor.create(
         host, record, args, node_memory_mb=node_memory, lock_wait_s=30, start=tar is None
     )
-    engine.expect_exit(record)
+    engine.exits.expect(record)
     try:
         done = await transport.run(cmd, stdin=env, timeout=CREATE_TIMEOUT_S)
         if done.exit_status == 0 and tar is not None:
@@ -228,25 +222,27 @@ async def _no_room(engine: Engine, record: TaskRecord, why: str) -> None:
     host = record.host
     assert host is not None
     deadline = record.created_at + record.op_timeout_s
-    engine.forget_allocation(record)
+    engine.capacity.forget_allocation(record)
     reason = f"{record.host} has no room right now ({why}); waiting"
     record = engine.set_reason(record, reason)
     while time.time() < deadline:
         token = engine.room.token()  # a kill fires it too
         if engine.is_killed(record):
             return  # drive() runs STARTING again, which ends a killed task
-        await engine.fresh_probe(host)
+        await engine.watch.fresh_probe(host)
         spec = record.spec
         # The same host: its image is there.
         request = Request(record.app, spec.cpu_count, spec.memory_mb, spec.placement_policy, host)
-        got = place(request, engine.host_views(), strategy=engine.inventory.settings.placement)
+        got = place(
+            request, engine.capacity.host_views(), strategy=engine.inventory.settings.placement
+        )
         if not isinstance(got, NoFit):
-            engine.reserve(record, got)
+            engine.capacity.reserve(record, got)
             if engine.store.update_fields(
                 record.app, record.task_id, S.STARTING, numa_node=got.numa, cores=got.cores
             ):
                 return  # drive() runs STARTING again with the new cores
-            engine.forget_allocation(record)
+            engine.capacity.forget_allocation(record)
             return
         await Signal.wait(token, IDLE_RECHECK_S)
     _start_failed(engine, record, f"no room on {record.host} in time: {why}")
@@ -256,7 +252,7 @@ async def running(engine: Engine, record: TaskRecord) -> None:
     """Wait for the container to exit (told by the host's event stream or its probe)."""
     if engine.is_killed(record):
         await engine.send_kill(record)  # again after a restart of this step: harmless
-    code = await engine.exit_of(record)
+    code = await engine.exits.exit_of(record)
     if code is None:
         return  # woken for something else (state moved, kill): drive() re-reads
     if engine.is_killed(record):
@@ -289,7 +285,7 @@ async def deprovisioning(engine: Engine, record: TaskRecord) -> None:
         if done.exit_status == executor.REMOVE_FAILED:
             text = done.stderr.decode("utf-8", "replace").strip()
             engine.set_reason(record, f"docker rm failed on {host.name}: {text}")
-            await engine.fresh_probe(host.name)
+            await engine.watch.fresh_probe(host.name)
             return  # drive() tries again
         lines = merge_capture(record.app, record.task_id, done.stdout, done.stderr)
         if done.ok and lines:
@@ -299,9 +295,9 @@ async def deprovisioning(engine: Engine, record: TaskRecord) -> None:
             await transport.run(executor.remove_image(host, image), timeout=DOCKER_TIMEOUT_S)
     except TransportError as err:
         engine.set_reason(record, f"cannot reach {host.name} to remove the container: {err}")
-        await engine.fresh_probe(host.name)
+        await engine.watch.fresh_probe(host.name)
         return  # drive() tries again
-    engine.released(record)
+    engine.capacity.released(record)
     engine.move(record, S.STOPPED, "container removed")
 
 

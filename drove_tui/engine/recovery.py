@@ -39,7 +39,7 @@ async def reconcile(engine: Engine, record: TaskRecord) -> None:
     # (and so at least one probe of its host) from this process.
     until = max(since, engine.opened_at) + grace
     while True:
-        status = await engine.probe_after(record.host, since, until=until)
+        status = await engine.watch.probe_after(record.host, since, until=until)
         current = engine.store.get_task(record.app, record.task_id)
         if current is None or current.state is not S.UNKNOWN:
             return
@@ -47,18 +47,16 @@ async def reconcile(engine: Engine, record: TaskRecord) -> None:
             break
         if time.time() >= until:
             why = status.reason if status is not None and status.reason else "no answer"
-            engine.move(
+            engine.lose(
                 current,
-                S.LOST,
                 f"host {record.host} was not reachable for {grace:g} s ({why})",
-                result=TaskResult.lost(),
                 error=f"host {record.host} lost",
             )
             return
         if status is None:
             return  # woken early (e.g. engine closing); drive() calls again
         # The host still fails: wait for a probe newer than this one (never spin on it).
-        since = max(since, engine.probed_at(record.host))
+        since = max(since, engine.watch.probed_at(record.host))
     name = executor.container_name(current.instance_id)
     found = next((c for c in status.facts.containers if c.name == name), None)
     settle(engine, current, found)
@@ -70,7 +68,7 @@ def settle(engine: Engine, record: TaskRecord, found: ManagedContainer | None) -
     host = record.host
     if found is not None:
         if found.running:
-            engine.expect_exit(record)
+            engine.exits.expect(record)
             engine.move(record, S.RUNNING, f"container {name} is running on {host}")
         elif found.exit_code is not None and engine.is_killed(record):
             # The operator's kill stopped it (often a `tasks kill` from a fresh process, which
@@ -93,21 +91,14 @@ def settle(engine: Engine, record: TaskRecord, found: ManagedContainer | None) -
         if engine.can_recreate(record):
             engine.move(record, S.PROVISIONING, "no container yet: provisioning again")
         else:
-            engine.move(
+            engine.lose(
                 record,
-                S.LOST,
                 f"no container on {host} and the spec's secrets are not kept after a restart",
-                result=TaskResult.lost(),
                 error="cannot recreate a task whose secrets were masked",
             )
     else:
-        engine.move(
-            record,
-            S.LOST,
-            f"container {name} not found on {host}",
-            result=TaskResult.lost(),
-            error=f"container {name} not found on {host}",
-        )
+        missing = f"container {name} not found on {host}"
+        engine.lose(record, missing, error=missing)
 
 
 async def adopt(engine: Engine, record: TaskRecord, configs: bytes | None) -> None:
@@ -134,7 +125,7 @@ async def adopt(engine: Engine, record: TaskRecord, configs: bytes | None) -> No
     if status in ("running", "restarting", "paused"):
         engine.move(record, S.RUNNING, f"container {name} already running", container_id=name)
     elif status in ("exited", "dead") and code.lstrip("-").isdigit():
-        engine.remember_exit(name, int(code))
+        engine.exits.remember(name, int(code))
         engine.move(record, S.RUNNING, f"container {name} already ran", container_id=name)
     else:
         text = done.stderr.decode("utf-8", "replace").strip() or status
@@ -173,7 +164,7 @@ async def report_zombies(engine: Engine, host: str, containers: list[ManagedCont
     """Containers of this store's tasks that were already given up on (LOST, or otherwise
     finished) are reported once; removed only when the inventory says `reap_zombies`."""
     for container in containers:
-        if container.owner != engine.store.store_id or engine.is_driving(container):
+        if container.owner != engine.store.store_id or engine.runners.is_driving(container):
             continue
         record = engine.store.get_task(container.app, container.task_id)
         same_run = record is not None and record.instance_id == container.instance_id

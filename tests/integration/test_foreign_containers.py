@@ -87,7 +87,7 @@ async def test_each_store_sees_the_others_running_task_as_foreign(
             await b.submit(sleeper(sandbox, tb), pin_host=HOST)
             await asyncio.gather(running(a, ta), running(b, tb))
             # Probes taken after both containers run.
-            await asyncio.gather(a.fresh_probe(HOST), b.fresh_probe(HOST))
+            await asyncio.gather(a.probe(HOST), b.probe(HOST))
             assert [c.task_id for c in a.foreign(HOST) if c.app == APP] == [tb]
             assert [c.task_id for c in b.foreign(HOST) if c.app == APP] == [ta]
 

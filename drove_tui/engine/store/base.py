@@ -11,10 +11,10 @@ Rules every implementation keeps:
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any, Protocol
 
 from drove_tui.errors import DroveError, ExitCode, InvalidInput
-from drove_tui.models.host import HostStatus
 from drove_tui.models.states import TaskState
 from drove_tui.models.task import TaskRecord, Transition
 
@@ -34,7 +34,7 @@ class TaskNotTerminal(InvalidInput):
 
 
 class Store(Protocol):
-    """Durable record of tasks, their transitions, host probes and leases."""
+    """Durable record of tasks, their transitions and leases (host statuses live in memory)."""
 
     @property
     def store_id(self) -> str:
@@ -114,8 +114,17 @@ class Store(Protocol):
         """Take the task's lease if it is free, lapsed or already ``owner``'s."""
         ...
 
-    def renew_all(self, owner: str, ttl_s: float, *, now: float | None = None) -> int:
-        """Extend every lease ``owner`` holds; returns how many."""
+    def renew(
+        self,
+        owner: str,
+        keys: Iterable[tuple[str, str]],
+        ttl_s: float,
+        *,
+        now: float | None = None,
+    ) -> int:
+        """Extend ``owner``'s lease on each of ``keys`` (live tasks it still holds); returns
+        how many. Only the tasks a live runner drives are renewed: a task whose runner died
+        lapses, so another process (or this one) can take it over."""
         ...
 
     def release(self, app: str, task: str, owner: str) -> bool:
@@ -129,14 +138,6 @@ class Store(Protocol):
 
     def kill_requests(self, owner: str) -> list[tuple[str, str]]:
         """Keys of the live tasks ``owner`` holds a lease on that someone asked to kill."""
-        ...
-
-    def save_host_status(self, status: HostStatus) -> None:
-        """Remember the latest probe of a host."""
-        ...
-
-    def load_host_statuses(self) -> list[HostStatus]:
-        """The last remembered probe of every host."""
         ...
 
     def close(self) -> None:

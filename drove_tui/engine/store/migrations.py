@@ -63,6 +63,10 @@ MIGRATIONS: tuple[Migration, ...] = (
                 reason TEXT NOT NULL
             )""",
             "CREATE INDEX transitions_by_task ON transitions (app, task_id, id)",
+            # Unused since the engine keeps host statuses in memory only (a probe is fresh
+            # within seconds; nothing read the rows back). Left in place rather than dropped:
+            # dropping it would bump the schema and lock older drove-tui versions out of the
+            # store for no gain. A later migration that changes the schema may drop it.
             """CREATE TABLE hosts (
                 name TEXT PRIMARY KEY,
                 status_json TEXT NOT NULL,

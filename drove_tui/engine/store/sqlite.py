@@ -6,7 +6,7 @@ import json
 import sqlite3
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -16,7 +16,6 @@ from pydantic import ValidationError
 from drove_tui.engine.store.base import IllegalTransition, TaskExists, TaskNotTerminal
 from drove_tui.engine.store.sqlite_file import open_connection, unreadable
 from drove_tui.errors import StoreError, TaskNotFound
-from drove_tui.models.host import HostStatus
 from drove_tui.models.spec import TaskSpec
 from drove_tui.models.states import TERMINAL, TaskResult, TaskState, TaskStatus, can_move
 from drove_tui.models.task import TaskRecord, Transition
@@ -42,6 +41,8 @@ _PLAIN = frozenset(
     }
 )
 _TERMINAL_NAMES = tuple(sorted(str(s) for s in TERMINAL))
+# SQL for "the task is live"; its parameters are _TERMINAL_NAMES.
+_LIVE = f"state NOT IN ({', '.join('?' for _ in _TERMINAL_NAMES)})"
 # Once STOPPED or LOST nothing is left to own; PROVISIONING_FAILED still has a cleanup step.
 _RELEASE_ON = frozenset({TaskState.STOPPED, TaskState.LOST})
 _SPEC_CACHE = 20_000
@@ -249,16 +250,23 @@ class SqliteStore:
             )
             return cursor.rowcount == 1
 
-    def renew_all(self, owner: str, ttl_s: float, *, now: float | None = None) -> int:
-        """Extend every lease ``owner`` holds on a task that is not terminal."""
+    def renew(
+        self,
+        owner: str,
+        keys: Iterable[tuple[str, str]],
+        ttl_s: float,
+        *,
+        now: float | None = None,
+    ) -> int:
+        """Extend ``owner``'s lease on each of ``keys`` that is still live; returns how many."""
         at = time.time() if now is None else now
-        marks = ", ".join("?" for _ in _TERMINAL_NAMES)
         with self._write() as conn:
-            cursor = conn.execute(
-                f"UPDATE tasks SET lease_until = ? WHERE owner = ? AND state NOT IN ({marks})",  # noqa: S608
-                (at + ttl_s, owner, *_TERMINAL_NAMES),
+            cursor = conn.executemany(
+                "UPDATE tasks SET lease_until = ? WHERE app = ? AND task_id = ? "  # noqa: S608
+                f"AND owner = ? AND {_LIVE}",
+                [(at + ttl_s, app, task, owner, *_TERMINAL_NAMES) for app, task in keys],
             )
-            return cursor.rowcount
+            return max(cursor.rowcount, 0)
 
     def release(self, app: str, task: str, owner: str) -> bool:
         """Give the lease back; only its owner can."""
@@ -276,43 +284,23 @@ class SqliteStore:
         """Record that the operator asked to kill the task (the first request's time is kept);
         False when the task is terminal or gone."""
         at = time.time() if now is None else now
-        marks = ", ".join("?" for _ in _TERMINAL_NAMES)
         with self._write() as conn:
             cursor = conn.execute(
                 "UPDATE tasks SET kill_requested_at = COALESCE(kill_requested_at, ?) "  # noqa: S608
-                f"WHERE app = ? AND task_id = ? AND state NOT IN ({marks})",
+                f"WHERE app = ? AND task_id = ? AND {_LIVE}",
                 (at, app, task, *_TERMINAL_NAMES),
             )
             return cursor.rowcount == 1
 
     def kill_requests(self, owner: str) -> list[tuple[str, str]]:
         """Keys of the live tasks ``owner`` holds that someone asked to kill."""
-        marks = ", ".join("?" for _ in _TERMINAL_NAMES)
         with self._read() as conn:
             rows = conn.execute(
                 "SELECT app, task_id FROM tasks WHERE owner = ? "  # noqa: S608
-                f"AND kill_requested_at IS NOT NULL AND state NOT IN ({marks})",
+                f"AND kill_requested_at IS NOT NULL AND {_LIVE}",
                 (owner, *_TERMINAL_NAMES),
             ).fetchall()
         return [(row["app"], row["task_id"]) for row in rows]
-
-    # -- hosts ---------------------------------------------------------------------------
-
-    def save_host_status(self, status: HostStatus) -> None:
-        """Remember the latest probe of a host (one row per host)."""
-        with self._write() as conn:
-            conn.execute(
-                "INSERT INTO hosts (name, status_json, last_ok, checked_at) VALUES (?, ?, ?, ?) "
-                "ON CONFLICT (name) DO UPDATE SET status_json = excluded.status_json, "
-                "last_ok = excluded.last_ok, checked_at = excluded.checked_at",
-                (status.name, status.model_dump_json(), status.last_ok, status.checked_at),
-            )
-
-    def load_host_statuses(self) -> list[HostStatus]:
-        """The last remembered probe of every host, by name."""
-        with self._read() as conn:
-            rows = conn.execute("SELECT status_json FROM hosts ORDER BY name").fetchall()
-        return [HostStatus.model_validate_json(row[0]) for row in rows]
 
     # -- housekeeping --------------------------------------------------------------------
 

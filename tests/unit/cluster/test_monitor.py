@@ -10,7 +10,13 @@ import pytest
 
 from drove_tui.cluster.command import Command
 from drove_tui.cluster.monitor import HostMonitor
-from drove_tui.cluster.transport import REFUSED, RunResult, StreamName, Unreachable
+from drove_tui.cluster.transport import (
+    REFUSED,
+    CommandTimeout,
+    RunResult,
+    StreamName,
+    Unreachable,
+)
 from drove_tui.models.host import HostState
 from drove_tui.models.inventory import HostConfig
 
@@ -155,3 +161,60 @@ async def test_cut_off_probe_output_is_a_host_problem_not_a_crash() -> None:
     (status,) = await monitor.probe()
     assert status.state is HostState.UNREACHABLE
     assert status.reason is not None and "probe output unreadable" in status.reason
+
+
+async def test_a_request_cuts_the_wait_short() -> None:
+    monitor, cluster = _monitor(["a"])  # an hour between polls
+    results = monitor.subscribe(every_probe=True)
+    async with monitor:
+        async with asyncio.timeout(30):
+            await results.get()  # the first poll
+            monitor.request("a")
+            await results.get()  # a second probe, long before the hour is up
+    assert cluster.transports["a"].calls == 2
+
+
+async def test_a_request_during_a_probe_is_served_by_a_probe_begun_after_it() -> None:
+    clock = [100.0]
+    cluster = ScriptedCluster(["a"])
+    cluster_any: Any = cluster
+    monitor = HostMonitor(
+        cluster_any, [HostConfig(name="a", address="a")], interval=3600, clock=lambda: clock[0]
+    )
+    transport = cluster.transports["a"]
+    transport.gate = asyncio.Event()
+    results = monitor.subscribe(every_probe=True)
+    async with monitor:
+        async with asyncio.timeout(30):
+            await transport.entered.wait()  # the first probe hangs at t=100
+            clock[0] = 200.0
+            monitor.request("a")  # asked at t=200, while that probe is in flight
+            transport.gate.set()
+            first, second = await results.get(), await results.get()
+    assert (first.checked_at, second.checked_at) == (100.0, 200.0)
+
+
+async def test_an_unexpected_probe_failure_is_the_hosts_state_and_polling_goes_on() -> None:
+    monitor, cluster = _monitor(["a"])
+    cluster.transports["a"].answer = KeyError("surprise")
+    results = monitor.subscribe(every_probe=True)
+    async with monitor:
+        async with asyncio.timeout(30):
+            failed = await results.get()
+            cluster.transports["a"].answer = OK
+            monitor.request("a")
+            recovered = await results.get()
+    assert failed.state is HostState.UNREACHABLE
+    assert failed.reason is not None and "KeyError" in failed.reason
+    assert recovered.state is HostState.ONLINE
+
+
+async def test_a_probe_timeout_says_how_long_it_waited_not_the_script() -> None:
+    cluster = ScriptedCluster(["a"])
+    cluster.transports["a"].answer = CommandTimeout("a", "sh -c 'a very long probe script'")
+    cluster_any: Any = cluster
+    monitor = HostMonitor(
+        cluster_any, [HostConfig(name="a", address="a")], interval=3600, timeout=lambda _: 7.0
+    )
+    (status,) = await monitor.probe()
+    assert status.reason == "timeout: no answer to the probe within 7 s"

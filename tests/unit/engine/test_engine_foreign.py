@@ -50,7 +50,7 @@ async def test_engine_lists_only_other_stores_containers_as_foreign(tmp_path: Pa
     try:
         assert eng.foreign("h1") == []  # never probed: nothing known
         mine = eng.store.store_id
-        eng._status["h1"] = online([mine, "other-store", None, mine])
+        eng.watch._status["h1"] = online([mine, "other-store", None, mine])
         assert [c.task_id for c in eng.foreign("h1")] == ["t1", "t2"]
     finally:
         await eng._close()

@@ -74,13 +74,13 @@ async def test_kill_from_another_process_is_honoured_by_the_owner(
         record = created(owner, "t1")
         assert owner.store.acquire("app", "t1", owner.owner, owner.lease_ttl_s)
         sub = owner.subscribe()
-        owner._run(record)
-        ticks = asyncio.create_task(owner._tick())
+        owner.runners.run(record)
+        ticks = asyncio.create_task(owner.runners.tick())
         owner._background.append(ticks)
         await until_waiting(sub)
 
         await other.kill("app", "t1")
-        assert ("app", "t1") not in other._runners  # the owner is alive: not taken over
+        assert ("app", "t1") not in other.runners  # the owner is alive: not taken over
         async with asyncio.timeout(30):
             done = await other.wait("app", "t1")
         assert done.state is S.STOPPED
@@ -101,7 +101,7 @@ async def test_kill_of_a_task_whose_owner_died_takes_it_over(tmp_path: Path) -> 
     try:
         created(other, "t1", owner="dead:1:abc", lease_until=time.time() - 1)
         await other.kill("app", "t1")
-        assert ("app", "t1") in other._runners or other.get("app", "t1").terminal
+        assert ("app", "t1") in other.runners or other.get("app", "t1").terminal
         async with asyncio.timeout(30):
             done = await other.wait("app", "t1")
         assert done.state is S.STOPPED
@@ -117,7 +117,7 @@ async def test_kill_of_a_task_with_a_live_owner_leaves_it_to_the_owner(tmp_path:
         killed = await other.kill("app", "t1")
         assert killed.kill_requested_at is not None
         assert killed.state is S.PENDING and killed.owner == "alive:1:abc"
-        assert ("app", "t1") not in other._runners
+        assert ("app", "t1") not in other.runners
     finally:
         await other._close()
 

@@ -88,7 +88,7 @@ async def test_a_clean_close_hands_the_leases_back(tmp_path: Path) -> None:
     inv = Inventory(hosts=[HostConfig(name="h1", address="127.0.0.1", connection="local")])
     async with Engine.open(inv, tmp_path / "state.db") as eng:
         submitted(eng, "t1")
-        eng._take_over()  # nobody holds it: this engine drives it now
+        eng.runners.take_over()  # nobody holds it: this engine drives it now
         held = eng.store.get_task("app", "t1")
         assert held is not None and held.owner == eng.owner
     again = SqliteStore.open(tmp_path / "state.db")

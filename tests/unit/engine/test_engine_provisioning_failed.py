@@ -91,14 +91,12 @@ async def test_a_killed_pull_whose_owner_died_before_deprovisioning_is_finished_
 
     monkeypatch.setitem(lifecycle.STEPS, S.PROVISIONING_FAILED, dies_here)
     record = provisioning(first, PullHost(None))
-    first._run(record)
+    first.runners.run(record)
     await first.kill("app", "t1")
     async with asyncio.timeout(10):
         await at_gap.wait()
     # SIGKILL: the runner ends without handing the lease back (no clean close).
-    for runner in list(first._runners.values()):
-        runner.cancel()
-    await asyncio.gather(*first._runners.values(), return_exceptions=True)
+    await first.runners.stop()  # cancels the runners; only Engine's close releases leases
     await first.cluster.close()
     first.store.close()
     gap = SqliteStore.open(path).get_task("app", "t1")
@@ -109,7 +107,7 @@ async def test_a_killed_pull_whose_owner_died_before_deprovisioning_is_finished_
     second = engine(path)
     second.cluster.transport = lambda _host: fake  # type: ignore[method-assign,assignment,return-value]
     try:
-        second._take_over()  # what Engine.open does on start
+        second.runners.take_over()  # what Engine.open does on start
         async with asyncio.timeout(10):
             done = await second.wait("app", "t1")
         assert done.state is S.STOPPED

@@ -18,7 +18,7 @@ S = TaskState
 
 
 def probed(eng: Engine, status: HostStatus) -> None:
-    eng.on_probe(status, time.time())
+    eng.watch.on_probe(status, time.time())
 
 
 async def test_reconcile_waits_for_a_good_probe_without_blocking_the_engine(

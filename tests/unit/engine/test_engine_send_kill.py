@@ -112,8 +112,8 @@ async def test_a_killed_running_task_whose_first_kill_failed_still_ends_cancelle
         record = running_task(eng, fake)
         name = executor.container_name(record.instance_id)
         # The delivered kill ends the container: its exit arrives as the watcher would say.
-        fake.on_kill = lambda n: eng.on_exit(name, 137) if n == 2 else None
-        eng.expect_exit(record)  # as STARTING did
+        fake.on_kill = lambda n: eng.exits.on_exit(name, 137) if n == 2 else None
+        eng.exits.expect(record)  # as STARTING did
         eng._killed.add(record.key)
         async with asyncio.timeout(10):
             await lifecycle.running(eng, eng.get("app", "t1"))

@@ -1,11 +1,10 @@
-"""Task leases (one owner process per task) and remembered host probes."""
+"""Task leases: one owner process per task."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
 from drove_tui.engine.store.sqlite import SqliteStore
-from drove_tui.models.host import HostFacts, HostState, HostStatus, NumaNode
 from drove_tui.models.states import TaskState
 from drove_tui.models.task import TaskRecord
 
@@ -45,7 +44,7 @@ def test_acquire_of_missing_task_fails(store: SqliteStore) -> None:
     assert not store.acquire("app", "ghost", "tui", 30.0)
 
 
-def test_renew_all_extends_only_the_owners_live_tasks(
+def test_renew_extends_only_the_given_live_tasks_the_owner_holds(
     store: SqliteStore, make_record: RecordFactory
 ) -> None:
     store.create_task(make_record("mine", owner="tui", lease_until=110.0))
@@ -53,10 +52,14 @@ def test_renew_all_extends_only_the_owners_live_tasks(
     store.create_task(
         make_record("done", state=TaskState.PROVISIONING_FAILED, owner="tui", lease_until=110.0)
     )
-    assert store.renew_all("tui", 30.0, now=100.0) == 1
+    store.create_task(make_record("orphan", owner="tui", lease_until=110.0))
+    keys = [("app", "mine"), ("app", "theirs"), ("app", "done")]
+    assert store.renew("tui", keys, 30.0, now=100.0) == 1
     assert _owner(store, "mine") == ("tui", 130.0)
     assert _owner(store, "theirs") == ("headless", 110.0)
     assert _owner(store, "done") == ("tui", 110.0)
+    assert _owner(store, "orphan") == ("tui", 110.0)  # held, but not asked for: it lapses
+    assert store.renew("tui", [], 30.0, now=100.0) == 0
 
 
 def test_only_the_owner_can_release(store: SqliteStore, make_record: RecordFactory) -> None:
@@ -65,23 +68,3 @@ def test_only_the_owner_can_release(store: SqliteStore, make_record: RecordFacto
     assert _owner(store) == ("tui", 500.0)
     assert store.release("app", "t1", "tui")
     assert _owner(store) == (None, None)
-
-
-def test_host_status_is_remembered_and_replaced(store: SqliteStore) -> None:
-    facts = HostFacts(
-        cores=2,
-        numa=[NumaNode(id=0, cores=[0, 1], memory_mb=2048)],
-        memory_total_mb=2048,
-        memory_available_mb=1024,
-        arch="x86_64",
-        kernel="6.1",
-        docker_version="24.0",
-    )
-    store.save_host_status(HostStatus(name="h2", state=HostState.UNREACHABLE, reason="refused"))
-    store.save_host_status(HostStatus(name="h1", state=HostState.UNKNOWN))
-    online = HostStatus(name="h1", state=HostState.ONLINE, facts=facts, last_ok=5.0, checked_at=5.0)
-    store.save_host_status(online)
-    assert store.load_host_statuses() == [
-        online,
-        HostStatus(name="h2", state=HostState.UNREACHABLE, reason="refused"),
-    ]

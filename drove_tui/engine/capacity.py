@@ -1,0 +1,86 @@
+"""What placement sees: every host's probed containers plus this process's in-flight
+reservations, less the containers it removed since the host's last probe."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from drove_tui.engine import executor
+from drove_tui.engine.placement import HostView, Placement
+from drove_tui.engine.signals import Signal
+from drove_tui.models.host import HostStatus, ManagedContainer, offered_capacity
+from drove_tui.models.inventory import Inventory
+from drove_tui.models.task import TaskRecord
+
+
+class Capacity:
+    """The in-memory allocations of this process, between a placement and the probes."""
+
+    def __init__(
+        self, inventory: Inventory, status: Callable[[str], HostStatus], room: Signal
+    ) -> None:
+        self._inventory = inventory
+        self._status = status
+        self._room = room  # fired when capacity may have freed
+        self._reserved: dict[str, dict[str, ManagedContainer]] = {}
+        self._released: dict[str, set[str]] = {}
+
+    def host_views(self) -> list[HostView]:
+        """Every host as placement sees it now (probed containers + our reservations)."""
+        views = []
+        for host in self._inventory.hosts:
+            status = self._status(host.name)
+            facts = status.facts
+            gone = self._released.get(host.name, set())
+            held = [c for c in (facts.containers if facts else []) if c.instance_id not in gone]
+            seen = {c.instance_id for c in held}
+            held += [c for i, c in self._reserved.get(host.name, {}).items() if i not in seen]
+            views.append(HostView(host, status.state, facts, tuple(held)))
+        return views
+
+    def node_memory_mb(self, host_name: str, numa: int) -> int:
+        """Memory offered by one NUMA node of the host (for the locked re-check)."""
+        host = self._inventory.host(host_name)
+        facts = self._status(host_name).facts
+        if host is None or facts is None:
+            return 0
+        nodes = offered_capacity(
+            facts.model_copy(update={"containers": []}),
+            reserved_cores=host.reserved_cores,
+            memory_percent=host.memory_percent,
+            cpu_multiplier=host.cpu_multiplier,
+            memory_multiplier=host.memory_multiplier,
+        )
+        return next((n.memory_mb for n in nodes if n.id == numa), 0)
+
+    def reserve(self, record: TaskRecord, placement: Placement) -> None:
+        """Hold the allocation in memory until the container shows up in probes."""
+        self._reserved.setdefault(placement.host, {})[record.instance_id] = ManagedContainer(
+            name=executor.container_name(record.instance_id),
+            container_id="",
+            app=record.app,
+            task_id=record.task_id,
+            instance_id=record.instance_id,
+            running=False,
+            cores=placement.cores,
+            numa=placement.numa,
+            memory_mb=placement.memory_mb,
+        )
+
+    def forget_allocation(self, record: TaskRecord) -> None:
+        """Drop the in-memory reservation (the task will not create its container)."""
+        for held in self._reserved.values():
+            if held.pop(record.instance_id, None) is not None:
+                self._room.fire()
+
+    def released(self, record: TaskRecord) -> None:
+        """The container is removed: its capacity is free before the next probe says so."""
+        if record.host is not None:
+            self._released.setdefault(record.host, set()).add(record.instance_id)
+        self.forget_allocation(record)
+        self._room.fire()
+
+    def seen(self, host: str, present: set[str]) -> None:
+        """A good probe of `host` listed these instances: removals it confirms are done."""
+        if host in self._released:
+            self._released[host] &= present

@@ -1,0 +1,72 @@
+"""A task's output for Engine.logs: the local copy once it finished, `docker logs` while it
+runs (followed with -f), and the hand-over between the two when a short task ends first."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import TYPE_CHECKING
+
+from drove_tui.engine import executor, lifecycle
+from drove_tui.engine.events import LogLine
+from drove_tui.engine.logs import merge_capture, parse_docker_line
+from drove_tui.engine.signals import Signal
+from drove_tui.models.states import TERMINAL, TaskState
+from drove_tui.models.task import TaskRecord
+
+if TYPE_CHECKING:
+    from drove_tui.engine.engine import Engine
+
+S = TaskState
+
+
+async def task_output(
+    engine: Engine, app: str, task_id: str, *, follow: bool, tail: int | None
+) -> AsyncIterator[LogLine]:
+    """The task's output: kept locally once it finished, streamed from docker while live."""
+    record = engine.get(app, task_id)
+    while follow and record.state in (S.PENDING, S.PROVISIONING, S.STARTING, S.UNKNOWN):
+        token = engine.signal(record.key).token()  # following waits for the start
+        await Signal.wait(token, lifecycle.IDLE_RECHECK_S)
+        record = engine.get(app, task_id)
+    if follow and record.state in (S.RUN_COMPLETED, S.DEPROVISIONING):
+        # It ended before we looked: its output is kept just before STOPPED.
+        record = await until_finished(engine, record)
+    if record.state not in (S.RUNNING, S.STARTING) or record.host is None:
+        for line in engine.logs_store.read(app, task_id, tail=tail):
+            yield line
+        return
+    host = engine.host_config(record)
+    name = executor.container_name(record.instance_id)
+    cmd = executor.follow_logs(host, name, tail=tail)
+    if not follow:
+        once = executor.capture_logs(host, name, tail=tail)
+        done = await engine.cluster.transport(host).run(once, timeout=60)
+        lines = merge_capture(app, task_id, done.stdout, done.stderr)
+        for line in lines:
+            yield line
+        return
+    shown = 0
+    gone = False
+    async for kind, raw in engine.cluster.transport(host).stream(cmd):
+        line = parse_docker_line(app, task_id, kind, raw)
+        if line.at == 0.0 and kind == "stderr" and line.text.startswith("Error"):
+            gone = True  # docker's own complaint: the container went before we attached
+            break
+        shown += 1
+        yield line
+    if gone or shown == 0:
+        # A short task can exit and be removed between our look and `docker logs`: what
+        # it printed is in the local copy once it is STOPPED. Nothing is lost or repeated.
+        await until_finished(engine, engine.get(app, task_id))
+        kept = engine.logs_store.read(app, task_id, tail=None if shown else tail)
+        for line in kept[shown:]:
+            yield line
+
+
+async def until_finished(engine: Engine, record: TaskRecord) -> TaskRecord:
+    """Wait until the task is in a terminal state (its output then kept locally)."""
+    while record.state not in TERMINAL:
+        token = engine.signal(record.key).token()
+        await Signal.wait(token, lifecycle.IDLE_RECHECK_S)
+        record = engine.get(record.app, record.task_id)
+    return record
