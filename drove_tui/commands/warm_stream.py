@@ -61,6 +61,12 @@ class ClientStream(io.TextIOBase):
     async def drain(self) -> None:
         """Wait until no more than LIMIT bytes are queued."""
         while self._queued > LIMIT:
+            # A wake-up the writer sent before the queue grew again may have left the event
+            # set: clear it first, or wait() returns at once and this loop never yields.
+            # Once cleared, the writer sets it again when the queue falls to LIMIT.
+            self._room.clear()
+            if self._queued <= LIMIT:
+                return
             await self._room.wait()
 
     async def finish(self) -> None:

@@ -7,6 +7,8 @@ import asyncio
 import os
 import threading
 
+import pytest
+
 from drove_tui.commands.warm_stream import LIMIT, ClientStream
 
 
@@ -44,3 +46,25 @@ async def test_a_reader_that_went_away_is_not_an_error() -> None:
     stream.write("nobody reads this\n" * 100_000)
     await asyncio.wait_for(stream.drain(), 60)
     await asyncio.wait_for(stream.finish(), 60)
+
+
+@pytest.mark.timeout(30)
+async def test_drain_never_spins_on_a_stale_wake_up() -> None:
+    # The writer thread can wake drain() (set the event) just before more writes refill the
+    # queue; drain() must then wait again, not loop without yielding (the whole warm server
+    # would freeze). Forced here: the queue is over LIMIT with the event set.
+    r, w = os.pipe()
+    stream = ClientStream(w)
+    stream.write("y" * (2 * LIMIT))
+    stream._room.set()  # the stale wake-up
+    drained = asyncio.ensure_future(stream.drain())
+    for _ in range(20):
+        await asyncio.sleep(0)  # with the old drain() this line never got control back
+    assert not drained.done()
+    got = bytearray()
+    reader = threading.Thread(target=read_all, args=(r, got))
+    reader.start()
+    await asyncio.wait_for(drained, 20)
+    await stream.finish()
+    await asyncio.to_thread(reader.join, 20)
+    assert len(got) == 2 * LIMIT
