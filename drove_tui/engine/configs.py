@@ -92,7 +92,8 @@ async def _content(
                 f"{where}: cannot read {config.file_path_on_host} on {host.name}: {text}"
             )
         return done.stdout
-    if MASKED in (config.http.username, config.http.password, config.http.auth_header):
+    http = config.http
+    if MASKED in (http.username, http.password, http.auth_header, *http.headers.values()):
         raise DroveError(
             f"{where}: the HTTP credentials are not kept after a restart (secrets are never "
             "stored); submit the task again"

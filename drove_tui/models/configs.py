@@ -114,7 +114,8 @@ ConfigSpec = Annotated[
 
 
 def mask_config(config: ConfigSpec) -> ConfigSpec:
-    """The config with its secrets (inline data, HTTP credentials) replaced by markers."""
+    """The config with its secrets (inline data, HTTP credentials and header values)
+    replaced by markers."""
     if isinstance(config, InlineConfig):
         if MASKED_DATA.match(config.data):
             return config
@@ -122,10 +123,14 @@ def mask_config(config: ConfigSpec) -> ConfigSpec:
         return config.model_copy(update={"data": f"<masked: {size} bytes>"})
     if isinstance(config, ControllerHttpFetchConfig | ExecutorHttpFetchConfig):
         http = config.http
-        secrets = {
+        secrets: dict[str, object] = {
             name: MASKED
             for name in ("username", "password", "auth_header")
             if getattr(http, name) is not None
         }
+        # Header values are secrets as often as not (X-Api-Token, Cookie): all are hidden,
+        # their names kept.
+        if http.headers:
+            secrets["headers"] = dict.fromkeys(http.headers, MASKED)
         return config.model_copy(update={"http": http.model_copy(update=secrets)})
     return config

@@ -129,3 +129,25 @@ async def test_masked_credentials_after_a_restart_are_refused_not_sent(bindir: P
     with pytest.raises(DroveError, match="credentials are not kept after a restart"):
         await config_tar(spec, LocalTransport("h1"), HOST)
     assert not curl.exists()
+
+
+async def test_masked_header_values_after_a_restart_are_refused_not_sent(bindir: Path) -> None:
+    curl = tool(bindir, "curl", "echo body")
+    spec = TaskSpec.model_validate(
+        {
+            "sourceAppName": "app",
+            "taskId": "t1",
+            "executable": {"url": "img"},
+            "resources": [{"type": "CPU", "count": 1}, {"type": "MEMORY", "sizeInMB": 64}],
+            "configs": [
+                {
+                    "type": "EXECUTOR_HTTP_FETCH",
+                    "localFilename": "/etc/c",
+                    "http": {"hostname": "cfg.example", "headers": {"X-Api-Token": "tok"}},
+                }
+            ],
+        }
+    ).masked()  # what the store gives back: the header's value is not kept
+    with pytest.raises(DroveError, match="credentials are not kept after a restart"):
+        await config_tar(spec, LocalTransport("h1"), HOST)
+    assert not curl.exists()

@@ -124,7 +124,12 @@ def test_masked_hides_inline_data_http_secrets_and_secret_looking_env() -> None:
                 {
                     "type": "EXECUTOR_HTTP_FETCH",
                     "localFilename": "/g",
-                    "http": {"hostname": "h", "password": "p", "authHeader": "Bearer x"},
+                    "http": {
+                        "hostname": "h",
+                        "password": "p",
+                        "authHeader": "Bearer x",
+                        "headers": {"X-Api-Token": "tok-123"},
+                    },
                 },
             ],
         }
@@ -141,6 +146,7 @@ def test_masked_hides_inline_data_http_secrets_and_secret_looking_env() -> None:
     assert inline.data == "<masked: 7 bytes>"
     dumped = json.dumps(masked.to_drove_json())
     assert "hunter2" not in dumped and "Bearer x" not in dumped and data not in dumped
+    assert "tok-123" not in dumped and '"X-Api-Token":"<masked>"' in dumped.replace(" ", "")
     # The original is untouched, and a masked spec still loads (the store reads it back).
     assert spec.env["DB_PASSWORD"] == "hunter2"
     assert TaskSpec.model_validate(masked.to_drove_json()) == masked
