@@ -82,7 +82,7 @@ class LogStore:
         for part in (path.with_suffix(".log.1"), path):
             if part.exists():
                 lines.extend(_parse_file(app, task_id, part))
-        return lines[-tail:] if tail is not None else lines
+        return lines if tail is None else lines[max(0, len(lines) - tail) :]  # tail 0: none
 
     def delete(self, app: str, task_id: str) -> None:
         """Forget the task's output (when the task record is deleted)."""

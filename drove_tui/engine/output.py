@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING
 
+from drove_tui.cluster.transport import TransportError
 from drove_tui.engine import executor, lifecycle
 from drove_tui.engine.events import LogLine
 from drove_tui.engine.logs import merge_capture, parse_docker_line
@@ -31,7 +32,10 @@ async def task_output(
     if follow and record.state in (S.RUN_COMPLETED, S.DEPROVISIONING):
         # It ended before we looked: its output is kept just before STOPPED.
         record = await until_finished(engine, record)
-    if record.state not in (S.RUNNING, S.STARTING) or record.host is None:
+    # An UNKNOWN task (just taken over after a restart) may well still run: a one-off look
+    # asks its host first, and falls back to the local copy when the host cannot say.
+    on_host = (S.RUNNING, S.STARTING) if follow else (S.RUNNING, S.STARTING, S.UNKNOWN)
+    if record.state not in on_host or record.host is None:
         for line in engine.logs_store.read(app, task_id, tail=tail):
             yield line
         return
@@ -40,9 +44,17 @@ async def task_output(
     cmd = executor.follow_logs(host, name, tail=tail)
     if not follow:
         once = executor.capture_logs(host, name, tail=tail)
-        done = await engine.cluster.transport(host).run(once, timeout=60)
-        lines = merge_capture(app, task_id, done.stdout, done.stderr)
-        for line in lines:
+        try:
+            done = await engine.cluster.transport(host).run(once, timeout=60)
+        except TransportError:
+            if record.state is not S.UNKNOWN:
+                raise
+            done = None
+        if done is None or (record.state is S.UNKNOWN and not done.ok):
+            for line in engine.logs_store.read(app, task_id, tail=tail):
+                yield line
+            return
+        for line in merge_capture(app, task_id, done.stdout, done.stderr):
             yield line
         return
     shown = 0
