@@ -11,17 +11,22 @@ tasks LOST/-1. A LOST task is never re-run behind the operator's back.
 
 from __future__ import annotations
 
+import logging
 import time
 from typing import TYPE_CHECKING
 
 from drove_tui.cluster.transport import TransportError
 from drove_tui.engine import executor
+from drove_tui.engine.logs import merge_capture
 from drove_tui.models.host import HostState, ManagedContainer
+from drove_tui.models.inventory import HostConfig
 from drove_tui.models.states import TaskResult, TaskState, TaskStatus
 from drove_tui.models.task import TaskRecord
 
 if TYPE_CHECKING:
     from drove_tui.engine.engine import Engine
+
+log = logging.getLogger(__name__)
 
 S = TaskState
 # States from which a task has not created its container yet (or may be creating it).
@@ -162,7 +167,9 @@ def _failed(engine: Engine, record: TaskRecord, text: str) -> None:
 
 async def report_zombies(engine: Engine, host: str, containers: list[ManagedContainer]) -> None:
     """Containers of this store's tasks that were already given up on (LOST, or otherwise
-    finished) are reported once; removed only when the inventory says `reap_zombies`."""
+    finished) are reported once. An exited one is removed (its output kept first, when the
+    task has none kept): it does nothing but hold its cores and memory. A running one is
+    removed only when the inventory says `reap_zombies`."""
     for container in containers:
         if container.owner != engine.store.store_id or engine.runners.is_driving(container):
             continue
@@ -172,16 +179,35 @@ async def report_zombies(engine: Engine, host: str, containers: list[ManagedCont
             continue  # another process of this store drives it
         if not engine.first_sighting(container.name):
             continue
-        reap = engine.inventory.settings.reap_zombies
-        what = "removing it" if reap else "left alone (settings.reap_zombies is off)"
+        reap = engine.inventory.settings.reap_zombies or not container.running
+        if not container.running:
+            what = "exited; removing it, its output kept"
+        elif reap:
+            what = "removing it"
+        else:
+            what = "left running (settings.reap_zombies is off)"
         engine.report(
             container.app,
             container.task_id,
             f"container {container.name} of a task already given up on turned up on {host}: {what}",
         )
-        if reap:
-            config = engine.inventory.host(host)
-            if config is not None:
-                await engine.cluster.transport(config).run(
-                    executor.remove(config, container.name), timeout=60
-                )
+        config = engine.inventory.host(host)
+        if reap and config is not None:
+            await _remove_zombie(engine, config, container, keep=same_run)
+
+
+async def _remove_zombie(
+    engine: Engine, host: HostConfig, container: ManagedContainer, *, keep: bool
+) -> None:
+    transport = engine.cluster.transport(host)
+    try:
+        if container.running:
+            await transport.run(executor.remove(host, container.name), timeout=60)
+            return
+        done = await transport.run(executor.finish(host, container.name), timeout=60)
+    except TransportError as err:
+        log.info("zombie %s on %s not removed: %s", container.name, host.name, err)
+        return
+    app, task_id = container.app, container.task_id
+    if keep and done.ok and not engine.logs_store.read(app, task_id, tail=1):
+        engine.logs_store.write(merge_capture(app, task_id, done.stdout, done.stderr))

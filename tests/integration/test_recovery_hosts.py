@@ -43,13 +43,22 @@ async def test_host_lost_past_the_grace_turns_its_task_unknown_then_lost(
         finally:
             sandbox.start("host3", "docker")
             sandbox.start("host3", "sshd")
-        # Its container is back with the host: reported, and left alone (reap_zombies off).
+        # Its container is back with the host, exited (docker stopped it): reported, and
+        # removed, so that it holds no cores for good; reap_zombies is only for running ones.
         async with asyncio.timeout(60):
             async for event in events:
                 if isinstance(event, TaskProgress) and "turned up" in event.message:
+                    assert "exited; removing it" in event.message
                     break
-        left = sandbox.run_ssh("host3", "docker", "ps", "-aq", "--filter", "label=drove.task=gone")
-        assert left.stdout.strip() != ""
+        for _ in range(300):  # the host is asked, not told: look until it is gone (60 s)
+            left = sandbox.run_ssh(
+                "host3", "docker", "ps", "-aq", "--filter", "label=drove.task=gone"
+            )
+            if not left.stdout.strip():
+                break
+            await asyncio.sleep(0.2)
+        else:
+            pytest.fail("the exited container of the LOST task is still on host3")
     assert done.state is S.LOST
     assert done.result == TaskResult.lost()
     assert "host3" in done.reason

@@ -1,0 +1,74 @@
+"""Containers of tasks already given up on (recovery.report_zombies): an exited one is removed
+with its output kept, a running one is left alone unless settings.reap_zombies says so."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from test_engine_kill_requests import created, engine
+
+from drove_tui.cluster.command import Command
+from drove_tui.cluster.transport import RunResult
+from drove_tui.engine import executor, recovery
+from drove_tui.models.host import ManagedContainer
+from drove_tui.models.states import TaskResult, TaskState
+
+S = TaskState
+
+
+class Host:
+    def __init__(self) -> None:
+        self.host = "h1"
+        self.asked: list[str] = []
+
+    async def run(
+        self,
+        cmd: Command,
+        *,
+        stdin: bytes | None = None,
+        timeout: float | None = None,  # noqa: ASYNC109
+    ) -> RunResult:
+        line = cmd.line()
+        self.asked.append(line)
+        if "logs" in line:  # the finish script: the log, then the removal
+            return RunResult(0, b"2026-01-01T00:00:01Z last words\n", b"")
+        return RunResult(0, b"", b"")
+
+    async def close(self) -> None:
+        pass
+
+
+def container(eng: object, task_id: str, instance_id: str, *, running: bool) -> ManagedContainer:
+    return ManagedContainer(
+        name=executor.container_name(instance_id),
+        container_id="c",
+        app="app",
+        task_id=task_id,
+        instance_id=instance_id,
+        running=running,
+        exit_code=None if running else 137,
+        owner=eng.store.store_id,  # type: ignore[attr-defined]
+    )
+
+
+async def test_an_exited_zombie_is_removed_with_its_output_kept_a_running_one_is_not(
+    tmp_path: Path,
+) -> None:
+    eng = engine(tmp_path / "state.db")
+    fake = Host()
+    eng.cluster.transport = lambda _host: fake  # type: ignore[method-assign,assignment,return-value]
+    lost = created(eng, "dead", state=S.LOST, host="h1", result=TaskResult.lost())
+    alive = created(eng, "alive", state=S.LOST, host="h1", result=TaskResult.lost())
+    exited = container(eng, "dead", lost.instance_id, running=False)
+    running = container(eng, "alive", alive.instance_id, running=True)
+    try:
+        await recovery.report_zombies(eng, "h1", [exited, running])
+        assert len(fake.asked) == 1 and exited.name in fake.asked[0]  # only the exited one
+        assert [line.text for line in eng.logs_store.read("app", "dead")] == ["last words"]
+
+        eng.inventory.settings.reap_zombies = True
+        eng._sighted.clear()
+        await recovery.report_zombies(eng, "h1", [running])
+        assert fake.asked[-1].endswith(f"rm -f -v {running.name}")
+    finally:
+        eng.store.close()
