@@ -126,7 +126,9 @@ def test_detach_then_tasks_wait_gives_the_same_exit_code(sandbox: Sandbox, tmp_p
     assert waited.returncode == 7, waited.stderr
 
 
-def start_run(sandbox: Sandbox, state: Path, spec: Path, *flags: str) -> subprocess.Popen[str]:
+def start_run(
+    sandbox: Sandbox, state: Path, spec: Path, *flags: str, env: dict[str, str] | None = None
+) -> subprocess.Popen[str]:
     """`drove-tui --run` in the background, pipes open, for tests that signal it."""
     return subprocess.Popen(
         [
@@ -144,7 +146,7 @@ def start_run(sandbox: Sandbox, state: Path, spec: Path, *flags: str) -> subproc
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
-        env=_env(),
+        env=env or _env(),
     )
 
 

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 import yaml
-from test_run_cli import container_of, write_spec
+from test_run_cli import container_of, start_run, write_spec
 
 if TYPE_CHECKING:
     from conftest import Sandbox
@@ -170,23 +170,7 @@ def test_interrupt_detaches_and_the_server_drives_the_task_until_killed(
 ) -> None:
     state = tmp_path / "state.db"
     spec, app, task = write_spec(tmp_path, sandbox.image, "echo started; sleep 300")
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "drove_tui",
-            "--run",
-            str(spec),
-            "-i",
-            str(sandbox.inventory_path),
-            "--state",
-            str(state),
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=env_for(runtime),
-    )
+    proc = start_run(sandbox, state, spec, env=env_for(runtime))
     try:
         assert proc.stdout is not None
         assert proc.stdout.readline() == "started\n"

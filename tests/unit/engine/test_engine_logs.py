@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from fake_hosts import FakeHost
 from test_engine_kill_requests import created, engine
 
-from drove_tui.cluster.command import Command
 from drove_tui.cluster.transport import CONNECTION_LOST, RunResult, Unreachable
 from drove_tui.engine.logs import LogStore, merge_capture
 from drove_tui.models.states import TaskState
@@ -53,31 +53,7 @@ def test_tail_zero_is_no_line(tmp_path: Path) -> None:
     assert [line.text for line in store.read("app", "t", tail=5)] == ["a", "b"]
 
 
-class LogsHost:
-    """Answers `docker logs` with `reply` (or raises it)."""
-
-    def __init__(self, reply: RunResult | Unreachable) -> None:
-        self.host = "h1"
-        self.reply = reply
-        self.asked: list[list[str]] = []
-
-    async def run(
-        self,
-        cmd: Command,
-        *,
-        stdin: bytes | None = None,
-        timeout: float | None = None,  # noqa: ASYNC109
-    ) -> RunResult:
-        self.asked.append(cmd.argv())
-        if isinstance(self.reply, Unreachable):
-            raise self.reply
-        return self.reply
-
-    async def close(self) -> None:
-        pass
-
-
-async def lines_of(tmp_path: Path, fake: LogsHost) -> list[str]:
+async def lines_of(tmp_path: Path, fake: FakeHost) -> list[str]:
     eng = engine(tmp_path / "state.db")
     created(eng, "t1", state=S.UNKNOWN, host="h1", numa_node=0, cores=[0])
     eng.logs_store.write(merge_capture("app", "t1", b"2026-01-01T00:00:01Z kept\n", b""))
@@ -90,13 +66,13 @@ async def lines_of(tmp_path: Path, fake: LogsHost) -> list[str]:
 
 async def test_logs_of_an_unknown_task_ask_its_host_first(tmp_path: Path) -> None:
     # Just taken over after a restart, the task may well still run: its host knows best.
-    fake = LogsHost(RunResult(0, b"2026-01-01T00:00:05Z from the host\n", b""))
+    fake = FakeHost(lambda _line: RunResult(0, b"2026-01-01T00:00:05Z from the host\n", b""))
     assert await lines_of(tmp_path, fake) == ["from the host"]
-    assert any("logs" in argv for argv in fake.asked)
+    assert any(" logs " in line for line in fake.asked)
 
 
 async def test_logs_of_an_unknown_task_fall_back_to_the_kept_copy(tmp_path: Path) -> None:
     unreachable = Unreachable("h1", CONNECTION_LOST, "h1: connection lost")
-    assert await lines_of(tmp_path, LogsHost(unreachable)) == ["kept"]
+    assert await lines_of(tmp_path, FakeHost(lambda _line: unreachable)) == ["kept"]
     gone = RunResult(1, b"", b"Error: No such container: drove-x\n")
-    assert await lines_of(tmp_path / "again", LogsHost(gone)) == ["kept"]
+    assert await lines_of(tmp_path / "again", FakeHost(lambda _line: gone)) == ["kept"]

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from fake_hosts import FakeHost
 from test_engine_kill_requests import created, engine
 
-from drove_tui.cluster.command import Command
 from drove_tui.cluster.transport import RunResult
 from drove_tui.engine import executor, recovery
 from drove_tui.models.host import ManagedContainer
@@ -16,26 +16,10 @@ from drove_tui.models.states import TaskResult, TaskState
 S = TaskState
 
 
-class Host:
-    def __init__(self) -> None:
-        self.host = "h1"
-        self.asked: list[str] = []
-
-    async def run(
-        self,
-        cmd: Command,
-        *,
-        stdin: bytes | None = None,
-        timeout: float | None = None,  # noqa: ASYNC109
-    ) -> RunResult:
-        line = cmd.line()
-        self.asked.append(line)
-        if "logs" in line:  # the finish script: the log, then the removal
-            return RunResult(0, b"2026-01-01T00:00:01Z last words\n", b"")
-        return RunResult(0, b"", b"")
-
-    async def close(self) -> None:
-        pass
+def answer(line: str) -> RunResult:
+    if "logs" in line:  # the finish script: the log, then the removal
+        return RunResult(0, b"2026-01-01T00:00:01Z last words\n", b"")
+    return RunResult(0, b"", b"")
 
 
 def container(eng: object, task_id: str, instance_id: str, *, running: bool) -> ManagedContainer:
@@ -55,7 +39,7 @@ async def test_an_exited_zombie_is_removed_with_its_output_kept_a_running_one_is
     tmp_path: Path,
 ) -> None:
     eng = engine(tmp_path / "state.db")
-    fake = Host()
+    fake = FakeHost(answer)
     eng.cluster.transport = lambda _host: fake  # type: ignore[method-assign,assignment,return-value]
     lost = created(eng, "dead", state=S.LOST, host="h1", result=TaskResult.lost())
     alive = created(eng, "alive", state=S.LOST, host="h1", result=TaskResult.lost())
