@@ -110,12 +110,13 @@ def check_flags(args: argparse.Namespace) -> None:
         raise InvalidInput("--detach and --kill-on-interrupt contradict each other; pick one.")
 
 
-def load_options(args: argparse.Namespace) -> RunOptions:
-    """Validate the flags and load the spec; every problem is an InvalidInput (exit 2)."""
+def load_options(args: argparse.Namespace, spec: tuple[bytes, str] | None = None) -> RunOptions:
+    """Validate the flags and load the spec (from `args.run`, or the bytes and name a warm
+    client read); every problem is an InvalidInput (exit 2)."""
     check_flags(args)
-    from drove_tui.loaders.spec_file import load_spec
+    from drove_tui.loaders.spec_file import load_spec, load_spec_bytes
 
-    loaded = load_spec(args.run)
+    loaded = load_spec(args.run) if spec is None else load_spec_bytes(*spec)
     return RunOptions(
         spec=loaded.spec,
         op_spec=with_timeout(loaded.op_spec, args.timeout),
@@ -404,6 +405,8 @@ async def run_on(
         from drove_tui.commands.fanout import run_fan_out
 
         return await run_fan_out(engine, task_ids, opts, stop, term)
+    if stop.is_set():  # interrupted before anything was created: nothing to detach from
+        return int(ExitCode.INTERRUPTED)
     out = term.output(json=opts.json)
     async with spinning(out):
         followed = await TaskFollower(engine, out, opts).run(opts.spec, stop=stop)

@@ -4,14 +4,17 @@ a master connection. The first run starts the server; it exits after DROVE_TUI_W
 (default 60) with no run and no task to drive. docs/cli.md#warm-server says it for users.
 
 This module is the client. It imports only the standard library (plus errors and paths), so a
-warm run costs the interpreter's start, the parser, and one Unix-socket round trip. The client
-hands the server its stdout, stderr and working directory as descriptors (SCM_RIGHTS), so the
-server writes straight to the user's terminal or pipe, colours and spinner included, and
-reads relative paths where the user stands. Ctrl-C is forwarded; the exit code comes back.
+warm run costs the interpreter's start, the parser, and one Unix-socket round trip. It reads
+the spec file itself (where the user stands: relative paths, `-`, `/dev/stdin`, `<(cmd)`) and
+hands the server its stdout and stderr as descriptors (SCM_RIGHTS), so the server writes
+straight to the user's terminal or pipe, colours and spinner included. The server answers
+"accepted"; only after the client's "GO" does it create anything, so a client that gave up
+waiting and runs the task itself can never run it twice. Ctrl-C is forwarded; the exit code
+comes back.
 
 Anything that keeps the warm path from working (no private runtime directory, a server that
-does not start or answer) falls back to running in this process: the warm server is an
-accelerator, never the only way.
+does not start or answer) falls back to running in this process, saying why in one line:
+the warm server is an accelerator, never the only way.
 """
 
 from __future__ import annotations
@@ -19,7 +22,9 @@ from __future__ import annotations
 import argparse
 import base64
 import contextlib
+import fcntl
 import hashlib
+import io
 import json
 import os
 import signal
@@ -42,9 +47,9 @@ DEFAULT_IDLE_S = 60.0
 MAX_IDLE_S = 7 * 86400.0
 START_TIMEOUT_S = 30.0  # a cold interpreter on a loaded machine
 ACCEPT_TIMEOUT_S = 10.0
-STDIN_LIMIT = 8 * 1024 * 1024  # the spec loader refuses far less than this with a sentence
+SPEC_LIMIT = 8 * 1024 * 1024  # the spec loader refuses far less than this with a sentence
 ANOTHER_SERVER = 75  # the server's exit status when another one holds the lock
-PROTOCOL = 1
+PROTOCOL = 2
 # The run options the server needs (cli.py's names); everything else stays here.
 RUN_FIELDS = (
     "run",
@@ -166,25 +171,61 @@ def _code_stamp() -> str:
 
 def run(args: argparse.Namespace) -> int | None:
     """Run `--run` on the warm server; None when it should run in this process instead."""
-    idle = idle_seconds(os.environ)
-    if idle is None or getattr(args, "no_warm", False):
+    if getattr(args, "no_warm", False):
         return None
+    idle = idle_seconds(os.environ)
+    if idle is None:
+        return None
+    spec = _read_spec(args.run)
+    if spec is None:
+        return None  # this process says what is wrong with the file, in the usual words
     try:
         place = locate(args, os.environ)
-        request = _request(args, place)
     except (UnavailableError, OSError) as err:
-        print(f"drove-tui: no warm server ({err}); running in this process", file=sys.stderr)
+        _fallback(f"no warm server ({err})", spec)
         return None
-    conn = _connect(place.socket)
-    if conn is None:
-        conn = _start(place, idle)
+    request = _request(args, place, spec)
+    why = "the warm server kept refusing"
+    for _ in range(3):
+        conn = _connect(place.socket) or _start(place, idle)
         if conn is None:
-            return None
-    with conn:
-        return _converse(conn, request, place)
+            why = f"the warm server did not start (its log: {place.log})"
+            break
+        with conn:
+            answer = _converse(conn, request, place)
+        if isinstance(answer, int):
+            return answer
+        if answer != RETRY:
+            why = answer
+            break
+    _fallback(why, spec)
+    return None
 
 
-def _request(args: argparse.Namespace, place: Place) -> bytes:
+RETRY = "retry"  # the server retired (its state file was replaced): start a new one
+
+
+def _fallback(why: str, spec: tuple[bytes, str]) -> None:
+    """Say why the run happens in this process; hand it the spec a pipe gave us."""
+    print(f"drove-tui: {why}; running in this process", file=sys.stderr)
+    if spec[1] == "<stdin>":
+        sys.stdin = io.TextIOWrapper(io.BytesIO(spec[0]))
+
+
+def _read_spec(path: str) -> tuple[bytes, str] | None:
+    """The spec file's bytes and the name messages give it, read here: the server must
+    never open `/dev/stdin`, `<(cmd)` or a relative path in its own place, nor block on a
+    slow pipe. None when it cannot be read (the run in this process then tells why)."""
+    if path == "-":
+        return sys.stdin.buffer.read(SPEC_LIMIT), "<stdin>"
+    try:
+        with open(path, "rb") as handle:
+            return handle.read(SPEC_LIMIT), path
+    except OSError:
+        return None
+
+
+def _request(args: argparse.Namespace, place: Place, spec: tuple[bytes, str]) -> bytes:
     fields: dict[str, object] = {name: getattr(args, name, None) for name in RUN_FIELDS}
     body: dict[str, object] = {
         "v": PROTOCOL,
@@ -193,10 +234,8 @@ def _request(args: argparse.Namespace, place: Place) -> bytes:
         "inventory": place.inventory,
         "state": getattr(args, "state", None),
         "no_colour": bool(os.environ.get("NO_COLOR")),
+        "spec": {"name": spec[1], "data": base64.b64encode(spec[0]).decode()},
     }
-    if args.run == "-":
-        # Read here: the server must never block on a slow pipe of ours.
-        body["stdin"] = base64.b64encode(sys.stdin.buffer.read(STDIN_LIMIT)).decode()
     return json.dumps(body).encode() + b"\n"
 
 
@@ -226,7 +265,24 @@ def address(path: Path) -> Iterator[str]:
 
 
 def _start(place: Place, idle: float) -> socket.socket | None:
-    """Start the server (detached, in its own session) and connect once it listens."""
+    """Start the server (detached, in its own session) and connect once it listens. When
+    another server holds the lock, wait for it to listen, or to leave and free the lock."""
+    deadline = time.monotonic() + START_TIMEOUT_S
+    proc = _spawn(place, idle)
+    while proc is not None and time.monotonic() < deadline:
+        conn = _connect(place.socket)
+        if conn is not None:
+            return conn
+        status = None if proc is None else proc.poll()
+        if status == ANOTHER_SERVER and _lock_free(place.lock):
+            proc = _spawn(place, idle)  # the other one left meanwhile
+        elif status is not None and status != ANOTHER_SERVER:
+            return None
+        time.sleep(0.01)
+    return None
+
+
+def _spawn(place: Place, idle: float) -> subprocess.Popen[bytes] | None:
     cmd = [
         sys.executable,
         "-P",  # never import from the user's working directory
@@ -247,57 +303,53 @@ def _start(place: Place, idle: float) -> socket.socket | None:
         cmd += ["--inventory", place.inventory]
     fd = os.open(place.log, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
     try:
-        proc = subprocess.Popen(
+        return subprocess.Popen(
             cmd, stdin=subprocess.DEVNULL, stdout=fd, stderr=fd, start_new_session=True
         )
     except OSError:
         return None
     finally:
         os.close(fd)
-    deadline = time.monotonic() + START_TIMEOUT_S
-    while time.monotonic() < deadline:
-        conn = _connect(place.socket)
-        if conn is not None:
-            return conn
-        status = proc.poll()
-        if status is not None and status != ANOTHER_SERVER:
-            if not 2 <= status < 10:  # bad input (exit 2, ...) is told by this process
-                print(
-                    f"drove-tui: the warm server did not start (its log: {place.log}); "
-                    "running in this process",
-                    file=sys.stderr,
-                )
-            return None
-        time.sleep(0.01)
-    return None
 
 
-def _converse(conn: socket.socket, request: bytes, place: Place) -> int | None:
-    """Send the request with our stdout, stderr and working directory; forward Ctrl-C;
-    return the exit code the server sends (None: not accepted, run here instead)."""
-    cwd = os.open(".", os.O_RDONLY)
+def _lock_free(path: Path) -> bool:
     try:
-        fds = [_usable(1), _usable(2), cwd]
-        try:
-            sent = socket.send_fds(conn, [request], fds)
-            conn.sendall(request[sent:])  # a long spec on stdin does not go in one message
-        finally:
-            for fd in fds[:2]:
-                if fd > 2:
-                    os.close(fd)
+        fd = os.open(path, os.O_RDONLY)
     except OSError:
-        return None
+        return True
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return False
     finally:
-        os.close(cwd)
-    lines = _lines(conn)
-    conn.settimeout(ACCEPT_TIMEOUT_S)
+        os.close(fd)  # closing drops the lock we may have taken
+    return True
+
+
+def _converse(conn: socket.socket, request: bytes, place: Place) -> int | str:
+    """Send the request with our stdout and stderr; once the server accepts, say GO (from
+    then on the run is the server's: no fallback can run it twice); forward Ctrl-C; return
+    the exit code, or why not (RETRY: start a new server)."""
+    fds = [_usable(1), _usable(2)]
     try:
+        sent = socket.send_fds(conn, [request], fds)
+        conn.sendall(request[sent:])  # a long spec does not go in one message
+        conn.settimeout(ACCEPT_TIMEOUT_S)
+        lines = _lines(conn)
         first = next(lines, None)
-    except OSError:
-        return None
-    if first is None or not first.get("accepted"):
-        return None  # refused (a stale key) or silent: nothing was started
-    conn.settimeout(None)
+        if first is None or not first.get("accepted"):
+            if first is not None and first.get("retry"):
+                return RETRY
+            why = (first or {}).get("why") or "it closed the connection"
+            return f"the warm server did not take the run ({why})"
+        conn.sendall(b"GO\n")
+        conn.settimeout(None)
+    except OSError as err:
+        return f"the warm server did not answer ({err.strerror or err})"
+    finally:
+        for fd in fds:
+            if fd > 2:
+                os.close(fd)
     interrupts = 0
 
     def interrupted(signum: int, frame: FrameType | None) -> None:
@@ -313,6 +365,8 @@ def _converse(conn: socket.socket, request: bytes, place: Place) -> int | None:
         for message in lines:
             if "exit" in message:
                 return int(message["exit"])
+    except OSError:
+        pass  # reset by a server that stopped: said below
     finally:
         signal.signal(signal.SIGINT, previous)
     print(

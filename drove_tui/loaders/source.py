@@ -67,10 +67,11 @@ def read_text(path: str | Path, what: str) -> tuple[str, str]:
         raise InvalidInput(f"{name}: permission denied reading the {what} file") from None
     except OSError as err:
         raise InvalidInput(f"{name}: cannot read the {what} file ({err.strerror})") from None
-    return _decode(raw, name, what), name
+    return decode(raw, name, what), name
 
 
-def _decode(raw: bytes, name: str, what: str) -> str:
+def decode(raw: bytes, name: str, what: str) -> str:
+    """`raw` as text, or InvalidInput naming `name` (too large, binary, not UTF-8, empty)."""
     if len(raw) > MAX_BYTES:
         raise InvalidInput(
             f"{name}: the {what} file is larger than {MAX_BYTES // 1024} KiB; "

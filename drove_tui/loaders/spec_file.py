@@ -11,7 +11,7 @@ from pydantic import BaseModel, ValidationError
 from drove_tui.errors import InvalidInput
 from drove_tui.loaders.errors import format_path, problems, validation_error
 from drove_tui.loaders.rules import rule_problem
-from drove_tui.loaders.source import Document, load_document, parse
+from drove_tui.loaders.source import Document, decode, load_document, parse
 from drove_tui.models.operation import ClusterOpSpec, CreateTaskOperation
 from drove_tui.models.spec import TaskSpec
 
@@ -32,6 +32,12 @@ class LoadedSpec:
 def load_spec(path: str | Path) -> LoadedSpec:
     """Read and validate the spec file at `path` ('-' = stdin); InvalidInput on any problem."""
     return spec_from_document(load_document(path, WHAT))
+
+
+def load_spec_bytes(raw: bytes, source: str) -> LoadedSpec:
+    """Validate a spec file's bytes read elsewhere (the warm client reads them where the
+    user runs drove-tui); `source` names it in messages as load_spec would."""
+    return spec_from_document(parse(decode(raw, source, WHAT), source))
 
 
 def load_spec_text(text: str, source: str = "<text>") -> LoadedSpec:

@@ -137,6 +137,11 @@ def test_warm_run_reads_relative_paths_and_stdin_where_the_user_stands(
     done = drove(sandbox, runtime, state, "--run", "-", input=piped.read_text())
     assert done.returncode == 0, done.stderr
     assert done.stdout == "from-stdin\n"
+    # A path that names the client's own descriptor is read by the client, not the server.
+    devstdin, _, _ = write_spec(tmp_path, sandbox.image, "echo from-dev-stdin")
+    done = drove(sandbox, runtime, state, "--run", "/dev/stdin", input=devstdin.read_text())
+    assert (done.returncode, done.stdout) == (0, "from-dev-stdin\n"), done.stderr
+    assert "running in this process" not in done.stderr
     assert len(server_pids(runtime)) == 1
 
 
@@ -253,7 +258,8 @@ def test_a_runtime_directory_others_can_enter_is_not_used(
     (runtime / "drove-tui").mkdir(mode=0o755)
     (runtime / "drove-tui").chmod(0o755)
     spec, _, _ = write_spec(tmp_path, sandbox.image, "echo here")
-    done = drove(sandbox, runtime, tmp_path / "state.db", "--run", str(spec))
+    # From a pipe: the spec the client read is handed to the run in its own process.
+    done = drove(sandbox, runtime, tmp_path / "state.db", "--run", "-", input=spec.read_text())
     assert (done.returncode, done.stdout) == (0, "here\n"), done.stderr
     assert "not private" in done.stderr and "running in this process" in done.stderr
     assert list((runtime / "drove-tui").iterdir()) == []
@@ -268,3 +274,21 @@ def test_a_spec_of_megabytes_on_stdin_reaches_the_server_whole(
     done = drove(sandbox, runtime, tmp_path / "state.db", "--run", "-", input=text)
     assert (done.returncode, done.stdout) == (0, "big\n"), done.stderr[-2000:]
     assert len(server_pids(runtime)) == 1
+
+
+def test_a_replaced_state_file_retires_the_server_and_a_new_one_takes_the_run(
+    sandbox: Sandbox, tmp_path: Path, runtime: Path
+) -> None:
+    state = tmp_path / "state.db"
+    spec, _, _ = write_spec(tmp_path, sandbox.image, "true")
+    assert drove(sandbox, runtime, state, "--run", str(spec)).returncode == 0
+    first = server_pids(runtime)
+    for path in tmp_path.glob("state.db*"):
+        path.unlink()  # the operator starts afresh
+    spec, app, task = write_spec(tmp_path, sandbox.image, "echo fresh")
+    done = drove(sandbox, runtime, state, "--run", str(spec))
+    assert (done.returncode, done.stdout) == (0, "fresh\n"), done.stderr
+    listed = json.loads(drove(sandbox, runtime, state, "tasks", "show", app, task, "--json").stdout)
+    assert listed["state"] == "STOPPED"  # in the new state file, not the deleted one
+    now = server_pids(runtime)
+    assert len(first) == 1 and len(now) >= 1 and now != first
