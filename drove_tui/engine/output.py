@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from drove_tui.engine.engine import Engine
 
 S = TaskState
+FOLLOW_AFTER_S = 0.25
 
 
 async def task_output(
@@ -28,6 +29,14 @@ async def task_output(
     while follow and record.state in (S.PENDING, S.PROVISIONING, S.STARTING, S.UNKNOWN):
         token = engine.signal(record.key).token()  # following waits for the start
         await Signal.wait(token, lifecycle.IDLE_RECHECK_S)
+        record = engine.get(app, task_id)
+    if follow and record.state is S.RUNNING:
+        # Most short tasks end within moments: their output then comes from the copy kept
+        # just before STOPPED, without a `docker logs -f` of their own (a docker call per
+        # task, which a fan-out of short tasks pays on every host at once). A longer task's
+        # stream starts FOLLOW_AFTER_S late, from its first line: nothing is lost.
+        token = engine.signal(record.key).token()
+        await Signal.wait(token, FOLLOW_AFTER_S)
         record = engine.get(app, task_id)
     if follow and record.state in (S.RUN_COMPLETED, S.DEPROVISIONING):
         # It ended before we looked: its output is kept just before STOPPED.
