@@ -27,6 +27,7 @@ from drove_tui.engine.capacity import Capacity
 from drove_tui.engine.events import LogLine, Subscribers, Subscription, TaskChanged, TaskProgress
 from drove_tui.engine.exits import Exits
 from drove_tui.engine.logs import LogStore
+from drove_tui.engine.others import Others
 from drove_tui.engine.placement import Request, check_request_size
 from drove_tui.engine.runners import Runners
 from drove_tui.engine.signals import Signal
@@ -63,6 +64,7 @@ class Engine:
         self.room = Signal()  # fired when capacity may have freed
         self.opened_at = time.time()  # grace periods of inherited UNKNOWN tasks start here
         self.subscribers = Subscribers()
+        self.others = Others(self)
         self.watch = HostWatch(self)
         self.capacity = Capacity(inventory, self.watch.status, self.room)
         self.exits = Exits(self)
@@ -99,6 +101,7 @@ class Engine:
         self._background.append(asyncio.create_task(self.watch.run()))
         self.runners.take_over()
         self._background.append(asyncio.create_task(self.runners.tick()))
+        self._background.append(asyncio.create_task(self.others.run()))
 
     async def _close(self) -> None:
         for task in self._background:
