@@ -188,7 +188,10 @@ def run(args: argparse.Namespace) -> int | None:
     why = "the warm server kept refusing"
     for _ in range(3):
         conn = _connect(place.socket) or _start(place, idle)
-        if conn is None:
+        if conn == BAD_INPUT:
+            _fallback(None, spec)  # the inventory or the state file: said here properly
+            return None
+        if not isinstance(conn, socket.socket):
             why = f"the warm server did not start (its log: {place.log})"
             break
         with conn:
@@ -205,9 +208,10 @@ def run(args: argparse.Namespace) -> int | None:
 RETRY = "retry"  # the server retired (its state file was replaced): start a new one
 
 
-def _fallback(why: str, spec: tuple[bytes, str]) -> None:
+def _fallback(why: str | None, spec: tuple[bytes, str]) -> None:
     """Say why the run happens in this process; hand it the spec a pipe gave us."""
-    print(f"drove-tui: {why}; running in this process", file=sys.stderr)
+    if why is not None:
+        print(f"drove-tui: {why}; running in this process", file=sys.stderr)
     if spec[1] == "<stdin>":
         sys.stdin = io.TextIOWrapper(io.BytesIO(spec[0]))
 
@@ -264,7 +268,10 @@ def address(path: Path) -> Iterator[str]:
         os.close(folder)
 
 
-def _start(place: Place, idle: float) -> socket.socket | None:
+BAD_INPUT = "bad input"  # the server refused to start over the inventory or the state file
+
+
+def _start(place: Place, idle: float) -> socket.socket | str | None:
     """Start the server (detached, in its own session) and connect once it listens. When
     another server holds the lock, wait for it to listen, or to leave and free the lock."""
     deadline = time.monotonic() + START_TIMEOUT_S
@@ -273,11 +280,11 @@ def _start(place: Place, idle: float) -> socket.socket | None:
         conn = _connect(place.socket)
         if conn is not None:
             return conn
-        status = None if proc is None else proc.poll()
+        status = proc.poll()
         if status == ANOTHER_SERVER and _lock_free(place.lock):
             proc = _spawn(place, idle)  # the other one left meanwhile
         elif status is not None and status != ANOTHER_SERVER:
-            return None
+            return BAD_INPUT if 2 <= status < 10 else None
         time.sleep(0.01)
     return None
 

@@ -292,3 +292,25 @@ def test_a_replaced_state_file_retires_the_server_and_a_new_one_takes_the_run(
     assert listed["state"] == "STOPPED"  # in the new state file, not the deleted one
     now = server_pids(runtime)
     assert len(first) == 1 and len(now) >= 1 and now != first
+
+
+def test_a_broken_inventory_is_told_once_as_without_a_server(
+    sandbox: Sandbox, tmp_path: Path, runtime: Path
+) -> None:
+    inventory = tmp_path / "inventory.yaml"
+    inventory.write_text("hosts:\n  - {name: h1, adress: 127.0.0.1}\n")
+    spec, _, _ = write_spec(tmp_path, sandbox.image, "true")
+    done = drove(
+        sandbox,
+        runtime,
+        tmp_path / "state.db",
+        "--run",
+        "-",
+        inventory=inventory,
+        input=spec.read_text(),
+    )
+    assert done.returncode == 2, done.stderr
+    lines = done.stderr.strip().splitlines()
+    assert lines[0].startswith("drove-tui: ") and "adress" in done.stderr, done.stderr
+    assert "warm server" not in done.stderr and "Traceback" not in done.stderr
+    assert server_pids(runtime) == []
