@@ -5,7 +5,10 @@ cli.py imports this module only when --run is given. The engine (and with it asy
 the loaders are imported inside functions, so `tasks wait` can borrow `exit_code_for` cheaply.
 The pieces: `exit_code_for` (the exit-code table), `load_options` (flags and spec, exit 2 on
 any problem), `TaskFollower` (one task: submit, progress, logs, detach, Ctrl-C) and
-`run_async` (the engine's lifetime, SIGINT, single run or fan-out via fanout.py).
+`run_on` (a single run or a fan-out via fanout.py, on an open engine, shown on a Terminal)
+and `run_async` (this process's own engine and SIGINT around run_on). The warm server
+(warm_server.py) calls load_options, plan and run_on with its long-lived engine and the
+client's streams.
 """
 
 from __future__ import annotations
