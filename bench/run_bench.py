@@ -303,9 +303,9 @@ def write_report(
         "|---|---|---|",
         f"| (a) drove-tui --run within 1.5x of ssh docker run | {ratio_a:.2f}x | "
         f"{'yes' if ratio_a <= 1.5 else 'no'} |",
+        f"| (a) the same, DROVE_TUI_WARM=0 | {cold_a:.2f}x | {'yes' if cold_a <= 1.5 else 'no'} |",
         f"| (b) fan-out within 1.2x of parallel ssh | {ratio_b:.2f}x | "
         f"{'yes' if ratio_b <= 1.2 else 'no'} |",
-        f"| (a) the same, DROVE_TUI_WARM=0 | {cold_a:.2f}x | {'yes' if cold_a <= 1.5 else 'no'} |",
         f"| (b) the same, DROVE_TUI_WARM=0 | {cold_b:.2f}x | {'yes' if cold_b <= 1.2 else 'no'} |",
     ]
     if "ansibleN" in results:
