@@ -314,3 +314,28 @@ def test_a_broken_inventory_is_told_once_as_without_a_server(
     assert lines[0].startswith("drove-tui: ") and "adress" in done.stderr, done.stderr
     assert "warm server" not in done.stderr and "Traceback" not in done.stderr
     assert server_pids(runtime) == []
+
+
+def test_two_first_runs_at_once_share_one_server(
+    sandbox: Sandbox, tmp_path: Path, runtime: Path
+) -> None:
+    # Two CI steps starting together: both spawn a server, one wins the lock, and the other
+    # client waits for it instead of running alone.
+    state = tmp_path / "state.db"
+    specs = [write_spec(tmp_path, sandbox.image, f"echo run{i}")[0] for i in (1, 2)]
+    base = [sys.executable, "-m", "drove_tui", "-i", str(sandbox.inventory_path)]
+    procs = [
+        subprocess.Popen(
+            [*base, "--state", str(state), "--run", str(spec)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=env_for(runtime),
+        )
+        for spec in specs
+    ]
+    outs = [proc.communicate(timeout=TIMEOUT) for proc in procs]
+    for i, (proc, (out, err)) in enumerate(zip(procs, outs, strict=True), start=1):
+        assert (proc.returncode, out) == (0, f"run{i}\n"), err
+        assert "running in this process" not in err
+    assert len(server_pids(runtime)) == 1
