@@ -71,11 +71,8 @@ class Runners:
         found = [r for state in live for r in engine.store.list_tasks(state=state)]
         # A pull stopped by a kill is PROVISIONING_FAILED (terminal) and still owes its
         # DEPROVISIONING: an owner that died in between leaves it to whoever comes next.
-        found += [
-            r
-            for r in engine.store.list_tasks(state=S.PROVISIONING_FAILED)
-            if r.kill_requested_at is not None
-        ]
+        # (Failed pulls pile up; only the killed ones are read.)
+        found += engine.store.list_tasks(state=S.PROVISIONING_FAILED, kill_requested=True)
         for record in found:
             if record.key in self._tasks:
                 continue

@@ -60,8 +60,10 @@ class Store(Protocol):
         state: TaskState | None = None,
         app: str | None = None,
         updated_after: float | None = None,
+        kill_requested: bool = False,
     ) -> list[TaskRecord]:
-        """Tasks in creation order, optionally filtered."""
+        """Tasks in creation order, optionally filtered (kill_requested: only tasks someone
+        asked to kill)."""
         ...
 
     def transition(

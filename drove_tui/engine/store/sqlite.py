@@ -115,9 +115,11 @@ class SqliteStore:
         state: TaskState | None = None,
         app: str | None = None,
         updated_after: float | None = None,
+        kill_requested: bool = False,
     ) -> list[TaskRecord]:
-        """Tasks in creation order, optionally filtered by state, app and last update."""
-        where: list[str] = []
+        """Tasks in creation order, optionally filtered by state, app, last update, and
+        whether a kill was asked for."""
+        where: list[str] = ["kill_requested_at IS NOT NULL"] if kill_requested else []
         params: list[Any] = []
         for clause, value in (
             ("state = ?", None if state is None else str(state)),

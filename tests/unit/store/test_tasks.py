@@ -177,6 +177,10 @@ def test_list_filters_by_state_app_and_update_time(
     assert keys(store.list_tasks(app="app")) == ["a", "b"]
     assert keys(store.list_tasks(updated_after=10.0)) == ["b", "c"]
     assert keys(store.list_tasks(state=S.PENDING, app="other")) == ["c"]
+    assert keys(store.list_tasks(kill_requested=True)) == []
+    store.request_kill("app", "a")
+    assert keys(store.list_tasks(kill_requested=True)) == ["a"]
+    assert keys(store.list_tasks(state=S.RUNNING, kill_requested=True)) == []
 
 
 def test_delete_forgets_a_finished_task_and_frees_its_id(
