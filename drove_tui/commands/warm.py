@@ -344,15 +344,18 @@ def _converse(conn: socket.socket, request: bytes, place: Place) -> int | str:
         conn.settimeout(ACCEPT_TIMEOUT_S)
         lines = _lines(conn)
         first = next(lines, None)
-        if first is None or not first.get("accepted"):
-            if first is not None and first.get("retry"):
+        if first is None:
+            return RETRY  # it closed before a word (it was retiring): ask a new one
+        if not first.get("accepted"):
+            if first.get("retry"):
                 return RETRY
-            why = (first or {}).get("why") or "it closed the connection"
-            return f"the warm server did not take the run ({why})"
+            return f"the warm server did not take the run ({first.get('why')})"
         conn.sendall(b"GO\n")
         conn.settimeout(None)
-    except OSError as err:
-        return f"the warm server did not answer ({err.strerror or err})"
+    except TimeoutError:
+        return f"the warm server did not answer within {ACCEPT_TIMEOUT_S:g} s"
+    except OSError:
+        return RETRY  # reset before GO: nothing ran there; ask a new one
     finally:
         for fd in fds:
             if fd > 2:
