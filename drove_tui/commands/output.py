@@ -78,9 +78,10 @@ def host_colour(host: str) -> int:
     return _PALETTE[digest[0] % len(_PALETTE)]
 
 
-def use_colour(stream: TextIO) -> bool:
-    """Colour only on a terminal, and never when NO_COLOR is set (no-color.org)."""
-    if os.environ.get("NO_COLOR"):
+def use_colour(stream: TextIO, *, no_colour: bool | None = None) -> bool:
+    """Colour only on a terminal, and never when NO_COLOR is set (no-color.org); `no_colour`
+    is NO_COLOR as the user's own process saw it (None: this process's environment)."""
+    if os.environ.get("NO_COLOR") if no_colour is None else no_colour:
         return False
     isatty = getattr(stream, "isatty", None)
     return bool(isatty and isatty())
@@ -146,13 +147,9 @@ class Terminal:
             self.stdout,
             self.stderr,
             hosts=hosts,
-            interactive=self._tty(self.stderr),
-            colour=self._tty(self.stdout),
+            interactive=use_colour(self.stderr, no_colour=self.no_colour),
+            colour=use_colour(self.stdout, no_colour=self.no_colour),
         )
-
-    def _tty(self, stream: TextIO) -> bool:
-        isatty = getattr(stream, "isatty", None)
-        return not self.no_colour and bool(isatty and isatty())
 
 
 class Output(Protocol):

@@ -11,6 +11,7 @@ tasks LOST/-1. A LOST task is never re-run behind the operator's back.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from typing import TYPE_CHECKING
@@ -209,5 +210,6 @@ async def _remove_zombie(
         log.info("zombie %s on %s not removed: %s", container.name, host.name, err)
         return
     app, task_id = container.app, container.task_id
-    if keep and done.ok and not engine.logs_store.read(app, task_id, tail=1):
-        engine.logs_store.write(merge_capture(app, task_id, done.stdout, done.stderr))
+    if keep and done.ok and not engine.logs_store.path(app, task_id).exists():
+        lines = merge_capture(app, task_id, done.stdout, done.stderr)
+        await asyncio.to_thread(engine.logs_store.write, lines)
