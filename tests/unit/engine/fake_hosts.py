@@ -1,5 +1,9 @@
-"""A stand-in for a host's transport in engine unit tests: it records every command line and
-answers each with what the test's `answer` function says (a RunResult, or an error raised)."""
+"""Stand-ins for a host's transport in engine unit tests.
+
+`ScriptedHost` is the Transport surface (`host`, `run`, `close`) once; a test's fake says only
+how it answers a command (`reply`). `FakeHost` records every command line and answers with
+what the test's `answer` function says (a RunResult, or an error raised).
+"""
 
 from __future__ import annotations
 
@@ -11,11 +15,10 @@ from drove_tui.cluster.transport import RunResult
 Answer = Callable[[str], RunResult | Exception]
 
 
-class FakeHost:
-    def __init__(self, answer: Answer, name: str = "h1") -> None:
-        self.host = name
-        self.answer = answer
-        self.asked: list[str] = []
+class ScriptedHost:
+    """A transport whose answers come from `reply` (raise in it to fail the command)."""
+
+    host = "h1"
 
     async def run(
         self,
@@ -24,12 +27,25 @@ class FakeHost:
         stdin: bytes | None = None,
         timeout: float | None = None,  # noqa: ASYNC109
     ) -> RunResult:
-        line = cmd.line()
-        self.asked.append(line)
-        reply = self.answer(line)
-        if isinstance(reply, Exception):
-            raise reply
-        return reply
+        return await self.reply(cmd, stdin)
+
+    async def reply(self, cmd: Command, stdin: bytes | None) -> RunResult:
+        raise NotImplementedError
 
     async def close(self) -> None:
         pass
+
+
+class FakeHost(ScriptedHost):
+    def __init__(self, answer: Answer, name: str = "h1") -> None:
+        self.host = name
+        self.answer = answer
+        self.asked: list[str] = []
+
+    async def reply(self, cmd: Command, stdin: bytes | None) -> RunResult:
+        line = cmd.line()
+        self.asked.append(line)
+        answer = self.answer(line)
+        if isinstance(answer, Exception):
+            raise answer
+        return answer

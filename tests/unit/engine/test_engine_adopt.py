@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from fake_hosts import ScriptedHost
 from test_engine_kill_requests import created, engine
 
 from drove_tui.cluster.command import Command
@@ -23,22 +24,15 @@ S = TaskState
 Reply = RunResult | TransportError
 
 
-class FakeHost:
+class VerbHost(ScriptedHost):
     """A transport that answers each docker verb from a table and records what it ran."""
 
     def __init__(self, replies: dict[str, Reply]) -> None:
-        self.host = "h1"
         self.replies = replies
         self.ran: list[str] = []
         self.stdin: dict[str, bytes | None] = {}
 
-    async def run(
-        self,
-        cmd: Command,
-        *,
-        stdin: bytes | None = None,
-        timeout: float | None = None,  # noqa: ASYNC109
-    ) -> RunResult:
+    async def reply(self, cmd: Command, stdin: bytes | None) -> RunResult:
         argv = cmd.argv()
         verb = "create" if argv[0] == "sh" and "flock" in argv[2] else argv[1]
         self.ran.append(verb)
@@ -48,9 +42,6 @@ class FakeHost:
             raise reply
         return reply
 
-    async def close(self) -> None:
-        pass
-
 
 def ok(out: bytes = b"") -> RunResult:
     return RunResult(0, out, b"")
@@ -59,12 +50,12 @@ def ok(out: bytes = b"") -> RunResult:
 EXISTS = RunResult(executor.ALREADY_EXISTS, b"", b"")
 
 
-def starting_task(eng: Engine, fake: FakeHost, **spec_fields: Any) -> tuple[str, str]:
+def starting_task(eng: Engine, fake: VerbHost, **spec_fields: Any) -> tuple[str, str]:
     record = created(eng, "t1", state=S.STARTING, host="h1", numa_node=0, cores=[0])
     if spec_fields:  # the unmasked spec, as given to submit() in this process
         body = record.spec.to_drove_json() | spec_fields
         eng._specs[record.key] = TaskSpec.model_validate(body)
-    transport: Callable[[object], FakeHost] = lambda _host: fake  # noqa: E731
+    transport: Callable[[object], VerbHost] = lambda _host: fake  # noqa: E731
     eng.cluster.transport = transport  # type: ignore[method-assign,assignment]
     return record.key
 
@@ -76,7 +67,7 @@ async def test_a_created_container_gets_its_configs_copied_in_before_it_is_start
     tmp_path: Path,
 ) -> None:
     eng = engine(tmp_path / "state.db")
-    fake = FakeHost({"create": EXISTS, "inspect": ok(b"created 0\n"), "cp": ok(), "start": ok()})
+    fake = VerbHost({"create": EXISTS, "inspect": ok(b"created 0\n"), "cp": ok(), "start": ok()})
     try:
         key = starting_task(eng, fake, configs=INLINE)
         await lifecycle.starting(eng, eng.get(*key))
@@ -92,7 +83,7 @@ async def test_docker_refusing_to_start_the_existing_container_fails_the_task(
 ) -> None:
     eng = engine(tmp_path / "state.db")
     refused = RunResult(1, b"", b"Error response from daemon: no such file: /nope")
-    fake = FakeHost({"create": EXISTS, "inspect": ok(b"created 0\n"), "start": refused})
+    fake = VerbHost({"create": EXISTS, "inspect": ok(b"created 0\n"), "start": refused})
     try:
         key = starting_task(eng, fake)
         await lifecycle.starting(eng, eng.get(*key))
@@ -111,7 +102,7 @@ async def test_losing_the_host_while_taking_over_leaves_the_task_unknown(
     eng = engine(tmp_path / "state.db")
     replies: dict[str, Reply] = {"create": EXISTS, "inspect": ok(b"created 0\n"), "start": ok()}
     replies[failing] = Unreachable("h1", "connection lost", "h1: connection lost")
-    fake = FakeHost(replies)
+    fake = VerbHost(replies)
     try:
         key = starting_task(eng, fake)
         await lifecycle.starting(eng, eng.get(*key))

@@ -8,6 +8,7 @@ import asyncio
 from pathlib import Path
 
 import pytest
+from fake_hosts import ScriptedHost
 from test_engine_kill_requests import created, engine
 
 from drove_tui.cluster.command import Command
@@ -22,22 +23,15 @@ from drove_tui.models.task import TaskRecord
 S = TaskState
 
 
-class PullHost:
+class PullHost(ScriptedHost):
     """`pull` (the pull script) answers `pull_reply`, or hangs when it is None; the
     deprovisioning script succeeds."""
 
     def __init__(self, pull_reply: RunResult | None) -> None:
-        self.host = "h1"
         self.pull_reply = pull_reply
         self.ran: list[str] = []
 
-    async def run(
-        self,
-        cmd: Command,
-        *,
-        stdin: bytes | None = None,
-        timeout: float | None = None,  # noqa: ASYNC109
-    ) -> RunResult:
+    async def reply(self, cmd: Command, stdin: bytes | None) -> RunResult:
         script = cmd.argv()[2]
         what = "pull" if " pull " in script else "finish" if " rm -f " in script else script
         self.ran.append(what)
@@ -48,9 +42,6 @@ class PullHost:
             return self.pull_reply
         assert what == "finish", script
         return RunResult(0, b"", b"")
-
-    async def close(self) -> None:
-        pass
 
 
 def provisioning(eng: Engine, fake: PullHost) -> TaskRecord:

@@ -8,6 +8,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from fake_hosts import ScriptedHost
 from test_engine_kill_requests import created, engine
 
 from drove_tui.cluster.command import Command
@@ -22,22 +23,15 @@ S = TaskState
 LOST = Unreachable("h1", CONNECTION_LOST, "h1: connection lost")
 
 
-class KillHost:
+class KillHost(ScriptedHost):
     """Answers `docker kill` with the next reply of a script (the last one repeats)."""
 
     def __init__(self, *replies: RunResult | Unreachable) -> None:
-        self.host = "h1"
         self.replies = list(replies)
         self.kills = 0
         self.on_kill: Callable[[int], None] = lambda _n: None
 
-    async def run(
-        self,
-        cmd: Command,
-        *,
-        stdin: bytes | None = None,
-        timeout: float | None = None,  # noqa: ASYNC109
-    ) -> RunResult:
+    async def reply(self, cmd: Command, stdin: bytes | None) -> RunResult:
         assert cmd.argv()[1] == "kill", cmd
         self.kills += 1
         self.on_kill(self.kills)
@@ -45,9 +39,6 @@ class KillHost:
         if isinstance(reply, Unreachable):
             raise reply
         return reply
-
-    async def close(self) -> None:
-        pass
 
 
 @pytest.fixture(autouse=True)
