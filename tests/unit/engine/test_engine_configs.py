@@ -109,7 +109,17 @@ def test_curl_config_quotes_values_and_refuses_header_line_breaks() -> None:
     assert "X-Token" in str(caught.value) and "Evil" not in str(caught.value)
 
 
-async def test_masked_credentials_after_a_restart_are_refused_not_sent(bindir: Path) -> None:
+@pytest.mark.parametrize(
+    "http",
+    [
+        {"hostname": "cfg.example", "username": "u", "password": "p"},
+        {"hostname": "cfg.example", "headers": {"X-Api-Token": "tok"}},
+    ],
+    ids=["credentials", "header values"],
+)
+async def test_masked_secrets_after_a_restart_are_refused_not_sent(
+    bindir: Path, http: dict[str, object]
+) -> None:
     curl = tool(bindir, "curl", "echo body")
     spec = TaskSpec.model_validate(
         {
@@ -117,37 +127,9 @@ async def test_masked_credentials_after_a_restart_are_refused_not_sent(bindir: P
             "taskId": "t1",
             "executable": {"url": "img"},
             "resources": [{"type": "CPU", "count": 1}, {"type": "MEMORY", "sizeInMB": 64}],
-            "configs": [
-                {
-                    "type": "EXECUTOR_HTTP_FETCH",
-                    "localFilename": "/etc/c",
-                    "http": {"hostname": "cfg.example", "username": "u", "password": "p"},
-                }
-            ],
+            "configs": [{"type": "EXECUTOR_HTTP_FETCH", "localFilename": "/etc/c", "http": http}],
         }
-    ).masked()  # what the store gives back
-    with pytest.raises(DroveError, match="credentials are not kept after a restart"):
-        await config_tar(spec, LocalTransport("h1"), HOST)
-    assert not curl.exists()
-
-
-async def test_masked_header_values_after_a_restart_are_refused_not_sent(bindir: Path) -> None:
-    curl = tool(bindir, "curl", "echo body")
-    spec = TaskSpec.model_validate(
-        {
-            "sourceAppName": "app",
-            "taskId": "t1",
-            "executable": {"url": "img"},
-            "resources": [{"type": "CPU", "count": 1}, {"type": "MEMORY", "sizeInMB": 64}],
-            "configs": [
-                {
-                    "type": "EXECUTOR_HTTP_FETCH",
-                    "localFilename": "/etc/c",
-                    "http": {"hostname": "cfg.example", "headers": {"X-Api-Token": "tok"}},
-                }
-            ],
-        }
-    ).masked()  # what the store gives back: the header's value is not kept
+    ).masked()  # what the store gives back: the secrets are not kept
     with pytest.raises(DroveError, match="credentials are not kept after a restart"):
         await config_tar(spec, LocalTransport("h1"), HOST)
     assert not curl.exists()
