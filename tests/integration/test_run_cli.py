@@ -39,7 +39,14 @@ def write_spec(directory: Path, image: str, script: str, **extra: Any) -> tuple[
     return path, app, task
 
 
-def drove(sandbox: Sandbox, state: Path, *argv: str, **kw: Any) -> subprocess.CompletedProcess[str]:
+def drove(
+    sandbox: Sandbox,
+    state: Path,
+    *argv: str,
+    inventory: Path | None = None,
+    env: dict[str, str] | None = None,
+    **kw: Any,
+) -> subprocess.CompletedProcess[str]:
     """Run drove-tui to completion with the sandbox inventory and this test's state file."""
     return subprocess.run(
         [
@@ -48,7 +55,7 @@ def drove(sandbox: Sandbox, state: Path, *argv: str, **kw: Any) -> subprocess.Co
             "drove_tui",
             *argv,
             "-i",
-            str(sandbox.inventory_path),
+            str(inventory or sandbox.inventory_path),
             "--state",
             str(state),
         ],
@@ -56,7 +63,7 @@ def drove(sandbox: Sandbox, state: Path, *argv: str, **kw: Any) -> subprocess.Co
         text=True,
         timeout=TIMEOUT,
         check=False,
-        env=_env(),
+        env=env or _env(),
         **kw,
     )
 

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
+import test_run_cli as run_cli
 import yaml
 from test_run_cli import container_of, start_run, write_spec
 
@@ -77,23 +78,9 @@ def drove(
     warm: str = "300",
     **kw: Any,
 ) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "drove_tui",
-            *argv,
-            "-i",
-            str(inventory or sandbox.inventory_path),
-            "--state",
-            str(state),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=TIMEOUT,
-        check=False,
-        env=env_for(runtime, warm),
-        **kw,
+    """test_run_cli.drove with this test's runtime directory and warm setting."""
+    return run_cli.drove(
+        sandbox, state, *argv, inventory=inventory, env=env_for(runtime, warm), **kw
     )
 
 
