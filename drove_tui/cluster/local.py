@@ -16,8 +16,10 @@ from collections.abc import AsyncIterator
 from drove_tui.cluster.command import Command
 from drove_tui.cluster.transport import (
     CommandTimeout,
+    OnLine,
     RunResult,
     StreamName,
+    feed_lines,
     merged_lines,
 )
 
@@ -48,12 +50,17 @@ class LocalTransport:
         *,
         stdin: bytes | None = None,
         timeout: float | None = None,  # noqa: ASYNC109
+        on_line: OnLine | None = None,
     ) -> RunResult:
-        """Run `cmd` to completion; past `timeout` kill its process group and raise."""
+        """Run `cmd` to completion; past `timeout` kill its process group and raise. With
+        `on_line`, output lines go to it as they come (see Transport.run)."""
         proc = await self._spawn(cmd, stdin=stdin is not None)
         try:
             async with asyncio.timeout(timeout):
-                out, err = await proc.communicate(stdin)
+                if on_line is None:
+                    out, err = await proc.communicate(stdin)
+                else:
+                    out, err = await _feed_and_read(proc, stdin, on_line)
         except TimeoutError:
             await _kill_group(proc)
             raise CommandTimeout(
@@ -95,6 +102,23 @@ class LocalTransport:
 
     async def close(self) -> None:
         """Nothing to release for local commands."""
+
+
+async def _feed_and_read(
+    proc: asyncio.subprocess.Process, stdin: bytes | None, on_line: OnLine
+) -> tuple[bytes, bytes]:
+    assert proc.stdout is not None and proc.stderr is not None
+
+    async def feed() -> None:
+        if proc.stdin is not None:
+            with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+                proc.stdin.write(stdin or b"")
+                await proc.stdin.drain()
+            proc.stdin.close()
+
+    out, _ = await asyncio.gather(feed_lines(proc.stdout.read, proc.stderr.read, on_line), feed())
+    await proc.wait()
+    return out
 
 
 def _status(proc: asyncio.subprocess.Process) -> int:

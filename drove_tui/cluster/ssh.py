@@ -35,10 +35,12 @@ from drove_tui.cluster.transport import (
     TIMEOUT,
     AuthFailed,
     CommandTimeout,
+    OnLine,
     RunResult,
     StreamName,
     TransportError,
     Unreachable,
+    feed_lines,
     merged_lines,
 )
 
@@ -275,12 +277,14 @@ class SshTransport:
         *,
         stdin: bytes | None = None,
         timeout: float | None = None,  # noqa: ASYNC109
+        on_line: OnLine | None = None,
     ) -> RunResult:
-        """Run `cmd` to completion; past `timeout` (which covers connecting) kill it and raise."""
+        """Run `cmd` to completion; past `timeout` (which covers connecting) kill it and raise.
+        With `on_line`, output lines go to it as they come (see Transport.run)."""
         state: dict[str, Any] = {"pgid": None, "proc": None}
         try:
             async with asyncio.timeout(timeout):
-                return await self._run(cmd, stdin, state)
+                return await self._run(cmd, stdin, state, on_line)
         except TimeoutError:
             self._give_up(state)
             if state["proc"] is None:
@@ -294,7 +298,9 @@ class SshTransport:
             self._give_up(state)
             raise
 
-    async def _run(self, cmd: Command, stdin: bytes | None, state: dict[str, Any]) -> RunResult:
+    async def _run(
+        self, cmd: Command, stdin: bytes | None, state: dict[str, Any], on_line: OnLine | None
+    ) -> RunResult:
         async with self._channels:
             proc = await self._process(wrap(cmd).line())
             state["proc"] = proc
@@ -308,8 +314,20 @@ class SshTransport:
                         await proc.stdin.drain()
                     proc.stdin.write_eof()
 
-                out, err, _ = await asyncio.gather(proc.stdout.read(), proc.stderr.read(), feed())
+                if on_line is None:
+                    read: Any = asyncio.gather(proc.stdout.read(), proc.stderr.read())
+                else:
+                    if head:
+                        on_line("stderr", head.rstrip(b"\n"))
+                        head = b""
+                    read = feed_lines(
+                        proc.stdout.read, proc.stderr.read, on_line, quiet=_CONNECTION_GONE
+                    )
+                (out, err), _ = await asyncio.gather(read, feed())
                 await proc.wait_closed()
+                if on_line is not None and proc.exit_status is None and proc.exit_signal is None:
+                    # The readers end quietly when the connection goes: say it as run() does.
+                    raise asyncssh.ConnectionLost("the channel closed without an exit status")
             except _CONNECTION_GONE as lost:
                 state["proc"] = None  # no way left to reach it
                 await self._forget(lost)

@@ -8,6 +8,7 @@ up on a command (timeout or cancellation) kills it on the host: nothing is left 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
@@ -17,6 +18,7 @@ from drove_tui.cluster.command import Command
 from drove_tui.errors import HostError
 
 StreamName = Literal["stdout", "stderr"]
+OnLine = Callable[[StreamName, bytes], None]
 LineQueue = asyncio.Queue[tuple[StreamName, bytes] | None]
 
 log = logging.getLogger(__name__)
@@ -108,8 +110,12 @@ class Transport(Protocol):
         *,
         stdin: bytes | None = None,
         timeout: float | None = None,  # noqa: ASYNC109
+        on_line: OnLine | None = None,
     ) -> RunResult:
-        """Run `cmd` to completion; raise CommandTimeout (after killing it) past `timeout`."""
+        """Run `cmd` to completion; raise CommandTimeout (after killing it) past `timeout`.
+
+        With `on_line`, each output line (without the newline) goes to it as it comes and
+        the result carries the exit status only (its stdout and stderr are empty)."""
         ...
 
     def stream(
@@ -161,6 +167,22 @@ async def pump_lines(
     except Exception:
         log.exception("reading the %s of a command failed", name)
     await queue.put(None)
+
+
+async def feed_lines(
+    stdout: Callable[[int], Awaitable[bytes]],
+    stderr: Callable[[int], Awaitable[bytes]],
+    on_line: OnLine,
+    *,
+    quiet: tuple[type[BaseException], ...] = (),
+) -> tuple[bytes, bytes]:
+    """Hand every line of both outputs to `on_line` until both end (run()'s `on_line`
+    mode); returns empty output, so the caller builds its RunResult the same way."""
+    lines = merged_lines(stdout, stderr, deadline=None, quiet=quiet)
+    async with contextlib.aclosing(lines):
+        async for kind, raw in lines:
+            on_line(kind, raw)
+    return b"", b""
 
 
 async def merged_lines(
