@@ -1,8 +1,9 @@
 """Engine: the one door both front doors use (submit, kill, get, list, subscribe, logs, wait).
 
 It holds the parts that keep this process's in-memory truth: `watch` (host statuses and the
-reactions to each probe), `capacity` (in-flight allocations), `exits` (containers' exit
-codes), `runners` (the tasks it drives, with their leases) and `subscribers`; and the steps'
+reactions to each probe), `capacity` (in-flight allocations), `exits` (containers' starts and
+exit codes), `runners` (the tasks it drives, with their leases), `attached` (the channels of
+tasks run attached, with their output) and `subscribers`; and the steps'
 shared helpers (`move`, kills, reasons). It knows nothing of any user interface.
 """
 
@@ -23,6 +24,7 @@ from typing import Any
 from drove_tui.cluster.pool import Cluster
 from drove_tui.cluster.transport import TransportError
 from drove_tui.engine import executor, lifecycle, output
+from drove_tui.engine.attached import Attached
 from drove_tui.engine.capacity import Capacity
 from drove_tui.engine.events import LogLine, Subscribers, Subscription, TaskChanged, TaskProgress
 from drove_tui.engine.exits import Exits
@@ -69,6 +71,7 @@ class Engine:
         self.capacity = Capacity(inventory, self.watch.status, self.room)
         self.exits = Exits(self)
         self.runners = Runners(self)
+        self.attached = Attached(self)
         self._signals: dict[tuple[str, str], Signal] = {}
         self._killed: set[tuple[str, str]] = set()
         self._specs: dict[tuple[str, str], TaskSpec] = {}
@@ -107,6 +110,7 @@ class Engine:
         for task in self._background:
             task.cancel()
         driven = await self.runners.stop()
+        await self.attached.close()
         await asyncio.gather(*self._background, return_exceptions=True)
         # A clean close hands the tasks back at once (the next start need not wait a lease).
         for app, task_id in driven:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from typing import Literal
 
 from drove_tui.cluster.command import Command
 from drove_tui.models.inventory import HostConfig
@@ -22,6 +23,7 @@ from drove_tui.models.spec import (
 from drove_tui.models.task import TaskRecord
 
 MANAGED_LABEL = "drove.managed=1"
+CreateMode = Literal["create", "detach", "attach"]
 
 # Exit statuses of CREATE_SCRIPT that are not docker's own.
 LOCK_TIMEOUT = 75  # another process held the host lock too long
@@ -29,34 +31,54 @@ NO_ROOM = 76  # the live containers on the host leave no room for this allocatio
 ALREADY_EXISTS = 77  # the deterministic name is taken: this task's container exists already
 START_FAILED = 78  # created, but it did not start (stderr: docker's text)
 
+# Where a docker endpoint's creates meet, for every drove-tui process (other stores and users
+# too): its lock, and its reservations (`NAME cores numa memory r`, one file per container,
+# written under the lock by each create and removed with the container). $d is set before.
+HOST_PATHS = """key=$(printf '%s %s' "${DOCKER_HOST:-default}" "$d" | cksum | cut -d ' ' -f 1)
+lock="/tmp/drove-tui-$key.lock"
+resv="/tmp/drove-tui-$key.d"
+"""
+
 # $1 docker prefix (word-split on purpose: "sudo docker"), $2 image.
 PULL_SCRIPT = """d=$1; img=$2
 $d image inspect --format . "$img" >/dev/null 2>&1 && exit 0
 exec $d pull "$img"
 """
 
-# Serialise creates per docker endpoint across every drove-tui process (other stores too):
-# hold flock on a descriptor of this shell (not `flock FILE CMD`, whose child can outlive a
-# killed parent with the lock held), re-read every live allocation from the container labels,
-# and create only if the chosen cores and memory are still free.
+# Serialise creates per docker endpoint: hold flock on a descriptor of this shell (not `flock
+# FILE CMD`, whose child can outlive a killed parent with the lock held), check the chosen
+# cores and memory against every allocation on the host, reserve them, create.
+#
+# The census reads the reservations first (no docker call). Only when they leave no room, or
+# show this very task, does it ask `docker ps` (the labels are the truth), dropping any
+# reservation older than two minutes whose container is gone (its remover was killed; younger
+# ones may be creates in flight of other processes), and decide on that.
+#
 # $1 prefix $2 name $3 cores "0,1" $4 numa $5 memory MB $6 cpu multiplier $7 node memory MB
-# $8 lock wait s $9 start now (1/0); then the `docker create` arguments.
-CREATE_SCRIPT = """d=$1; name=$2; want=$3; numa=$4; mem=$5; mult=$6; cap=$7; wait=$8; start=$9
-shift 9
-key=$(printf '%s %s' "${DOCKER_HOST:-default}" "$d" | cksum | cut -d ' ' -f 1)
-lock="/tmp/drove-tui-$key.lock"
-# Opened read-only: flock needs no write access, so every user can share the file.
+# $8 lock wait s $9 mode; $10 marker tag; then the `docker create` arguments. Modes:
+# - create: only create (configs are copied in before the start);
+# - detach: `docker run --detach`, create and start in one docker call;
+# - attach: `docker run` attached (see below), its output streaming through this channel.
+CREATE_SCRIPT = (
+    """d=$1; name=$2; want=$3; numa=$4; mem=$5; mult=$6; cap=$7; wait=$8; mode=$9
+shift 9; tag=$1; shift
+fail() { [ "$mode" = attach ] && printf '%s fail %s\\n' "$tag" "$1" >&2; exit "$1"; }
+"""
+    + HOST_PATHS
+    + """# Opened read-only: flock needs no write access, so every user can share the file; the
+# reservations' folder is shared the way /tmp is (sticky).
 [ -e "$lock" ] || : >>"$lock"
+[ -d "$resv" ] || { mkdir -p "$resv" && chmod 1777 "$resv"; } 2>/dev/null
 exec 9<"$lock"
 flock -w "$wait" 9 || {
-  echo "timed out after $wait s waiting for the host lock $lock" >&2; exit 75; }
-fmt='{{.Names}} {{.Label "drove.cores"}} {{.Label "drove.numa"}} {{.Label "drove.memory_mb"}}'
-census=$($d ps -a --filter label=drove.managed=1 --format "$fmt" </dev/null) || {
-  echo "docker ps failed" >&2; exit 1; }
-printf '%s\\n' "$census" | awk -v me="$name" -v want="$want" -v numa="$numa" -v mem="$mem" \
-  -v mult="$mult" -v cap="$cap" '
-  NF == 0 { next }
-  $1 == me { found = 1; next }
+  echo "timed out after $wait s waiting for the host lock $lock" >&2; fail 75; }
+# Do the allocations on stdin leave room for ours? 0 yes, 76 no, 77 our container exists,
+# 79 our own reservation is there (a create of ours that was cut short?): ask docker.
+fits() {
+  awk -v me="$name" -v want="$want" -v numa="$numa" -v mem="$mem" -v mult="$mult" \\
+    -v cap="$cap" -v slow="$1" '
+  NF == 0 || seen[$1]++ { next }
+  $1 == me { if ($5 == "r") mine = 1; else found = 1; next }
   { n = split($2, cs, ","); for (i = 1; i <= n; i++) used[cs[i]]++; if ($3 == numa) held += $4 }
   END {
     if (found) exit 77
@@ -65,26 +87,87 @@ printf '%s\\n' "$census" | awk -v me="$name" -v want="$want" -v numa="$numa" -v 
       print "core " w[i] " is already taken on this host" > "/dev/stderr"; exit 76 }
     if (held + mem > cap) {
       print "only " (cap - held) " MB are free on NUMA node " numa > "/dev/stderr"; exit 76 }
-  }' || exit $?
-if [ "$start" != 1 ]; then
-  id=$($d create "$@") || exit 1
-  echo "$id"
-  exit 0
+    if (mine && !slow) exit 79
+  }'
+}
+if ! cat "$resv"/* 2>/dev/null | fits 0 2>/dev/null; then
+  fmt='{{.Names}} {{.Label "drove.cores"}} {{.Label "drove.numa"}} {{.Label "drove.memory_mb"}}'
+  census=$($d ps -a --filter label=drove.managed=1 --format "$fmt" </dev/null) || {
+    echo "docker ps failed" >&2; fail 1; }
+  old=$(find "$resv" -type f -mmin +2 2>/dev/null)
+  for f in "$resv"/*; do
+    case "
+$old
+" in *"
+$f
+"*) ;; *) continue ;; esac
+    case "
+$census" in *"
+${f##*/} "*) ;; *) rm -f -- "$f" ;; esac
+  done
+  { printf '%s\\n' "$census"; cat "$resv"/* 2>/dev/null; } | fits 1 || fail $?
 fi
-# One docker call creates and starts (as `docker run` does); a container that exists after a
-# failure was created but did not start.
-id=$($d run --detach "$@") && { echo "$id"; exit 0; }
-$d container inspect --format . "$name" </dev/null >/dev/null 2>&1 && exit 78
-exit 1
+printf '%s %s %s %s r\\n' "$name" "$want" "$numa" "$mem" >"$resv/$name" || fail 1
+case $mode in
+create)
+  id=$($d create "$@") || { rm -f "$resv/$name"; exit 1; }
+  echo "$id"
+  exit 0 ;;
+detach)
+  # One docker call creates and starts (as `docker run` does); a container that exists
+  # after a failure was created but did not start.
+  id=$($d run --detach "$@") && { echo "$id"; exit 0; }
+  $d container inspect --format . "$name" </dev/null >/dev/null 2>&1 && exit 78
+  rm -f "$resv/$name"
+  exit 1 ;;
+esac
 """
+    # attach: `docker run` without --detach, its output streaming through this channel for
+    # the task's whole life; the host lock is let go first (the reservation holds the
+    # allocation). The client is not told our signals
+    # (--sig-proxy=false): giving up on this channel kills the client, never the container,
+    # which the next drove-tui adopts. Markers on stderr (`TAG word`) say what the exit
+    # status cannot: `fail N` (nothing was run), and when the status is docker's own (125 and
+    # up) `notstarted`, or `running` (the client ended, the container did not). Otherwise the
+    # status is the container's exit code.
+    + """exec 9<&-
+$d run --sig-proxy=false "$@"; rc=$?
+if [ "$rc" -ge 125 ]; then
+  st=$($d container inspect --format '{{.State.Status}}' "$name" </dev/null 2>/dev/null)
+  case $st in
+  exited|dead) ;;
+  running|paused|restarting) printf '%s running\\n' "$tag" >&2 ;;
+  "") rm -f "$resv/$name"; printf '%s notstarted\\n' "$tag" >&2 ;;
+  *) printf '%s notstarted\\n' "$tag" >&2 ;;
+  esac
+fi
+exit "$rc"
+"""
+)
 
-# $1 prefix $2 container: print its log with timestamps, then remove it with its volumes;
-# the status is the log's (non-zero: no log), or REMOVE_FAILED.
-FINISH_SCRIPT = """d=$1; c=$2
-$d logs --timestamps "$c" </dev/null; logs=$?
+# $1 prefix $2 container: remove it with its volumes, and its reservation; the status is
+# docker's (no error when the container is gone already).
+REMOVE_SCRIPT = (
+    """d=$1; c=$2
+"""
+    + HOST_PATHS
+    + """$d rm -f -v "$c" </dev/null >/dev/null || exit
+rm -f "$resv/$c"
+"""
+)
+
+# $1 prefix $2 container: print its log with timestamps, then remove it with its volumes and
+# its reservation; the status is the log's (non-zero: no log), or REMOVE_FAILED.
+FINISH_SCRIPT = (
+    """d=$1; c=$2
+"""
+    + HOST_PATHS
+    + """$d logs --timestamps "$c" </dev/null; logs=$?
 $d rm -f -v "$c" </dev/null >/dev/null || exit 3
+rm -f "$resv/$c"
 exit $logs
 """
+)
 REMOVE_FAILED = 3  # FINISH_SCRIPT: docker rm failed (its text on stderr)
 
 
@@ -199,9 +282,11 @@ def create(
     *,
     node_memory_mb: int,
     lock_wait_s: float,
-    start: bool,
+    mode: CreateMode,
+    tag: str = "-",
 ) -> Command:
-    """Under the host lock: re-check the allocation against live labels, create, maybe start."""
+    """Under the host lock: re-check the allocation against live labels, then create (and
+    start, detached or attached, per `mode`); `tag` starts the attached mode's markers."""
     return Command.script(
         CREATE_SCRIPT,
         host.docker,
@@ -212,7 +297,8 @@ def create(
         host.cpu_multiplier,
         node_memory_mb,
         max(1, int(lock_wait_s)),
-        1 if start else 0,
+        mode,
+        tag,
         *args,
     )
 
@@ -245,8 +331,8 @@ def finish(host: HostConfig, name: str) -> Command:
 
 
 def remove(host: HostConfig, name: str) -> Command:
-    """Remove the container and its volumes (no error when it is already gone)."""
-    return Command.docker(host, "rm", "-f", "-v", name)
+    """Remove the container, its volumes and its reservation (no error when it is gone)."""
+    return Command.script(REMOVE_SCRIPT, host.docker, name)
 
 
 def remove_image(host: HostConfig, image: str) -> Command:
@@ -255,7 +341,8 @@ def remove_image(host: HostConfig, image: str) -> Command:
 
 
 def events(host: HostConfig, since: str) -> Command:
-    """One stream of exits of every managed container on the host, as JSON lines."""
+    """One stream of starts and exits of every managed container on the host, as JSON
+    lines."""
     return Command.docker(
         host,
         "events",
@@ -265,6 +352,8 @@ def events(host: HostConfig, since: str) -> Command:
         f"label={MANAGED_LABEL}",
         "--filter",
         "type=container",
+        "--filter",
+        "event=start",
         "--filter",
         "event=die",
         "--format",

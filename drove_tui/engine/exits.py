@@ -1,5 +1,6 @@
-"""How a running task learns its container's exit: from the host's event stream, its probe,
-or (when a probe no longer lists the container) by asking docker about that container."""
+"""How a task learns its container's start and exit: from its attached channel, the host's
+event stream, its probe, or (when a probe no longer lists the container) by asking docker
+about that container."""
 
 from __future__ import annotations
 
@@ -25,6 +26,7 @@ class Exits:
         self._codes: dict[str, int] = {}
         self._expected: dict[str, tuple[str, str]] = {}
         self._missing: set[str] = set()
+        self._started: set[str] = set()
 
     def expect(self, record: TaskRecord) -> None:
         """Route exit events of this task's container to it (before it can exit)."""
@@ -41,6 +43,18 @@ class Exits:
             return
         self._codes[name] = code
         self._engine.signal(key).fire()
+
+    def on_start(self, name: str) -> None:
+        """A watched container started (the host's event stream, or a probe saw it run)."""
+        key = self._expected.get(name)
+        if key is None or name in self._started:
+            return
+        self._started.add(name)
+        self._engine.signal(key).fire()
+
+    def started(self, name: str) -> bool:
+        """True once a start of the watched container `name` was told."""
+        return name in self._started
 
     def known(self, name: str) -> bool:
         """True when the exit code of container `name` has arrived and not been taken yet."""
@@ -61,6 +75,7 @@ class Exits:
             token = engine.signal(key).token()
             if name in self._codes:
                 self._expected.pop(name, None)
+                self._started.discard(name)
                 return self._codes.pop(name)
             current = engine.store.get_task(*key)
             if current is None or current.state is not S.RUNNING:

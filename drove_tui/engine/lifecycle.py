@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import secrets
 import time
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
@@ -29,6 +30,7 @@ from drove_tui.models.task import TaskRecord
 if TYPE_CHECKING:
     from drove_tui.engine.engine import Engine
     from drove_tui.models.host import HostStatus
+    from drove_tui.models.inventory import HostConfig
 
 log = logging.getLogger(__name__)
 S = TaskState
@@ -36,6 +38,7 @@ Step = Callable[["Engine", TaskRecord], Awaitable[None]]
 
 CREATE_TIMEOUT_S = 120.0
 DOCKER_TIMEOUT_S = 60.0
+CHANNEL_END_WAIT_S = 10.0
 # A safety net only: waits are woken by signals; this bounds a missed wake-up.
 IDLE_RECHECK_S = 5.0
 
@@ -51,6 +54,7 @@ async def drive(engine: Engine, app: str, task_id: str) -> None:
             step = None  # nothing was created: nothing to clean up
         if step is None:
             engine.capacity.forget_allocation(record)
+            engine.attached.forget(record.key)
             return
         try:
             await step(engine, record)
@@ -168,7 +172,11 @@ async def provisioning(engine: Engine, record: TaskRecord) -> None:
 
 
 async def starting(engine: Engine, record: TaskRecord) -> None:
-    """Create (under the host lock, re-checking live allocations), copy configs, start."""
+    """Create (under the host lock, re-checking live allocations), copy configs, start.
+
+    A task without configs runs attached (engine/attached.py) while its host has a channel
+    to spare; otherwise `docker run --detach` (or create, copy, start) and the host's event
+    stream tell its start and exit."""
     if engine.is_killed(record):
         engine.move(record, S.RUN_COMPLETED, "killed before start", result=TaskResult.cancelled())
         return
@@ -184,10 +192,12 @@ async def starting(engine: Engine, record: TaskRecord) -> None:
         return
     node_memory = engine.capacity.node_memory_mb(host.name, record.numa_node or 0)
     args = executor.create_args(spec, record, host, engine.store.store_id)
-    cmd = executor.create(
-        host, record, args, node_memory_mb=node_memory, lock_wait_s=30, start=tar is None
-    )
     engine.exits.expect(record)
+    if tar is None and engine.attached.room(host):
+        await _start_attached(engine, record, host, args, node_memory, env)
+        return
+    mode: executor.CreateMode = "detach" if tar is None else "create"
+    cmd = executor.create(host, record, args, node_memory_mb=node_memory, lock_wait_s=30, mode=mode)
     try:
         done = await transport.run(cmd, stdin=env, timeout=CREATE_TIMEOUT_S)
         if done.exit_status == 0 and tar is not None:
@@ -198,17 +208,58 @@ async def starting(engine: Engine, record: TaskRecord) -> None:
         # The container may or may not exist: recovery looks at the host and decides.
         engine.move(record, S.UNKNOWN, f"lost contact with {host.name} while starting: {err}")
         return
-    status = done.exit_status
+    await _created(engine, record, tar, done.exit_status, done.stderr.decode("utf-8", "replace"))
+
+
+async def _start_attached(
+    engine: Engine,
+    record: TaskRecord,
+    host: HostConfig,
+    args: list[str],
+    node_memory: int,
+    env: bytes,
+) -> None:
+    """Open the task's channel, then wait until the container has started (its start event,
+    a probe, its first line or its exit) or the channel says why it did not."""
+    tag = f"@drove-{secrets.token_hex(8)}"
+    cmd = executor.create(
+        host, record, args, node_memory_mb=node_memory, lock_wait_s=30, mode="attach", tag=tag
+    )
+    live = engine.attached.start(record, host, cmd, env=env, tag=tag)
+    name = executor.container_name(record.instance_id)
+    while True:
+        token = engine.signal(record.key).token()  # the live run fires it too
+        if live.ended is not None or live.output_seen or engine.exits.started(name):
+            break
+        await Signal.wait(token, IDLE_RECHECK_S)
+    ended = live.ended
+    if ended is None or ended.kind in ("exited", "detached"):
+        started = f"container {name} started on {host.name}"
+        engine.move(record, S.RUNNING, started, container_id=name)
+    elif ended.kind == "broken":
+        lost = f"lost contact with {host.name} while starting: {ended.text}"
+        engine.move(record, S.UNKNOWN, lost)
+    else:
+        engine.attached.forget(record.key)
+        await _created(engine, record, None, ended.status or 1, ended.text)
+
+
+async def _created(
+    engine: Engine, record: TaskRecord, tar: bytes | None, status: int, stderr: str
+) -> None:
+    """Act on how a create script ended (status 0: the container runs)."""
+    name = executor.container_name(record.instance_id)
     if status == executor.ALREADY_EXISTS:
         await recovery.adopt(engine, record, tar)
         return
     if status in (executor.NO_ROOM, executor.LOCK_TIMEOUT):
-        await _no_room(engine, record, done.stderr.decode("utf-8", "replace").strip())
+        await _no_room(engine, record, stderr.strip())
         return
     if status != 0:
-        _start_failed(engine, record, done.stderr.decode("utf-8", "replace").strip())
+        _start_failed(engine, record, stderr.strip())
         return
-    engine.move(record, S.RUNNING, f"container {name} started on {host.name}", container_id=name)
+    host = record.host or "?"
+    engine.move(record, S.RUNNING, f"container {name} started on {host}", container_id=name)
 
 
 def _start_failed(engine: Engine, record: TaskRecord, text: str) -> None:
@@ -276,19 +327,34 @@ async def provisioning_failed(engine: Engine, record: TaskRecord) -> None:
 
 
 async def deprovisioning(engine: Engine, record: TaskRecord) -> None:
-    """Keep the container's output locally, remove it (and the image unless cached)."""
+    """Keep the container's output locally, remove it (and the image unless cached).
+
+    An attached run that saw the whole output keeps that; any other captures `docker logs`
+    first, in the same call as the removal."""
     host = engine.host_config(record)
     transport = engine.cluster.transport(host)
     name = executor.container_name(record.instance_id)
+    live = engine.attached.get(record.key)
+    if live is not None:
+        # The exit may be heard (events, probe) a moment before the channel's last lines.
+        await live.until_ended(CHANNEL_END_WAIT_S)
     try:
-        done = await transport.run(executor.finish(host, name), timeout=DOCKER_TIMEOUT_S)
-        if done.exit_status == executor.REMOVE_FAILED:
+        if live is not None and live.whole:
+            done = await transport.run(executor.remove(host, name), timeout=DOCKER_TIMEOUT_S)
+            removed = done.ok or "no such container" in done.stderr.decode("utf-8", "replace")
+            status = 0 if removed else executor.REMOVE_FAILED
+            lines = live.lines
+        else:
+            done = await transport.run(executor.finish(host, name), timeout=DOCKER_TIMEOUT_S)
+            status = done.exit_status
+            lines = merge_capture(record.app, record.task_id, done.stdout, done.stderr)
+            lines = lines if done.ok else []
+        if status == executor.REMOVE_FAILED:
             text = done.stderr.decode("utf-8", "replace").strip()
             engine.set_reason(record, f"docker rm failed on {host.name}: {text}")
             await engine.watch.fresh_probe(host.name)
             return  # drive() tries again
-        lines = merge_capture(record.app, record.task_id, done.stdout, done.stderr)
-        if done.ok and lines:
+        if lines:
             await asyncio.to_thread(engine.logs_store.write, lines)
         if not engine.inventory.settings.cache_images:
             image = engine.spec_of(record).executable.url

@@ -1,8 +1,10 @@
-"""A task's output for Engine.logs: the local copy once it finished, `docker logs` while it
-runs (followed with -f), and the hand-over between the two when a short task ends first."""
+"""A task's output for Engine.logs: the local copy once it finished, its channel while it runs
+attached here, else `docker logs` while it runs (followed with -f), and the hand-over between
+them when a task ends first."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING
 
@@ -15,6 +17,7 @@ from drove_tui.models.states import TERMINAL, TaskState
 from drove_tui.models.task import TaskRecord
 
 if TYPE_CHECKING:
+    from drove_tui.engine.attached import LiveRun
     from drove_tui.engine.engine import Engine
 
 S = TaskState
@@ -26,10 +29,17 @@ async def task_output(
 ) -> AsyncIterator[LogLine]:
     """The task's output: kept locally once it finished, streamed from docker while live."""
     record = engine.get(app, task_id)
-    while follow and record.state in (S.PENDING, S.PROVISIONING, S.STARTING, S.UNKNOWN):
+    waiting = (S.PENDING, S.PROVISIONING, S.STARTING, S.UNKNOWN)
+    while follow and record.state in waiting and engine.attached.get(record.key) is None:
         token = engine.signal(record.key).token()  # following waits for the start
         await Signal.wait(token, lifecycle.IDLE_RECHECK_S)
         record = engine.get(app, task_id)
+    live = engine.attached.get(record.key) if follow else None
+    if live is not None and live.first == 0:
+        # Run attached here: its lines come straight from its channel.
+        async for line in _follow_live(engine, live, record, tail):
+            yield line
+        return
     if follow and record.state is S.RUNNING:
         # Most short tasks end within moments: their output then comes from the copy kept
         # just before STOPPED, without a `docker logs -f` of their own (a docker call per
@@ -82,6 +92,42 @@ async def task_output(
         kept = engine.logs_store.read(app, task_id, tail=None if shown else tail)
         for line in kept[shown:]:
             yield line
+
+
+async def _follow_live(
+    engine: Engine, live: LiveRun, record: TaskRecord, tail: int | None
+) -> AsyncIterator[LogLine]:
+    """The live run's lines from the start (or the last `tail`) until its channel ends; if
+    that was not the whole output (the channel broke, the client on the host ended, or too
+    much to hold), the rest comes from the copy kept once the task is STOPPED."""
+    shown = live.first + max(0, len(live.lines) - tail) if tail is not None else 0
+    while True:
+        token = live.changed.token()
+        if shown < live.first:
+            skipped = live.first - shown
+            text = f"[drove-tui: {skipped} lines skipped here, the reader fell behind]"
+            yield LogLine(live.app, live.task_id, "stderr", text, time.time())
+            shown = live.first
+        while shown - live.first < len(live.lines):
+            yield live.lines[shown - live.first]
+            shown += 1
+        if live.ended is not None:
+            break
+        await Signal.wait(token, lifecycle.IDLE_RECHECK_S)
+    if live.whole:
+        return
+    if live.ended is not None and live.ended.kind in ("failed", "notstarted"):
+        # Nothing ran (its lines were docker's); the task may try again (no room: other
+        # cores), so follow whatever comes next.
+        while engine.attached.get(record.key) is live:
+            token = engine.signal(record.key).token()
+            await Signal.wait(token, lifecycle.IDLE_RECHECK_S)
+        async for line in task_output(engine, *record.key, follow=True, tail=None):
+            yield line
+        return
+    await until_finished(engine, engine.get(*record.key))
+    for line in engine.logs_store.read(live.app, live.task_id)[shown:]:
+        yield line
 
 
 async def until_finished(engine: Engine, record: TaskRecord) -> TaskRecord:

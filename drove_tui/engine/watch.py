@@ -146,7 +146,9 @@ class HostWatch:
             present = {c.instance_id for c in status.facts.containers}
             engine.capacity.seen(name, present)
             for container in status.facts.containers:
-                if not container.running and container.exit_code is not None:
+                if container.running:
+                    engine.exits.on_start(container.name)
+                elif container.exit_code is not None:
                     engine.exits.on_exit(container.name, container.exit_code)
             self._spot_missing(name, present, started)
             containers = status.facts.containers
@@ -186,7 +188,8 @@ class HostWatch:
 
 
 async def stream_exits(engine: Engine, host: HostConfig, since: float) -> None:
-    """Follow the host's `die` events of managed containers and report each exit code."""
+    """Follow the host's `start` and `die` events of managed containers: report each start
+    and each exit code."""
     transport = engine.cluster.transport(host)
     cmd = executor.events(host, f"{since:.3f}")
     try:
@@ -196,7 +199,10 @@ async def stream_exits(engine: Engine, host: HostConfig, since: float) -> None:
             try:
                 event = json.loads(raw)
                 attrs = event["Actor"]["Attributes"]
-                engine.exits.on_exit(str(attrs["name"]), int(attrs.get("exitCode", -1)))
+                if event.get("status", event.get("Action")) == "start":
+                    engine.exits.on_start(str(attrs["name"]))
+                else:
+                    engine.exits.on_exit(str(attrs["name"]), int(attrs.get("exitCode", -1)))
             except (ValueError, KeyError, TypeError):
                 log.debug("ignored docker event line from %s: %r", host.name, raw)
     except TransportError as err:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from drove_tui.cluster.command import Command
-from drove_tui.cluster.transport import RunResult
+from drove_tui.cluster.transport import OnLine, RunResult
 
 Answer = Callable[[str], RunResult | Exception]
 
@@ -26,8 +26,24 @@ class ScriptedHost:
         *,
         stdin: bytes | None = None,
         timeout: float | None = None,  # noqa: ASYNC109
+        on_line: OnLine | None = None,
     ) -> RunResult:
-        return await self.reply(cmd, stdin)
+        done = await self.reply(cmd, stdin)
+        if on_line is None:
+            return done
+        # A create run attached says a failure before `docker run` with a marker (see
+        # executor.ATTACH); the fakes answer with the script's status, so the marker is added.
+        argv = cmd.argv()
+        stderr = done.stderr
+        if "attach" in argv and done.exit_status != 0:
+            tag = argv[argv.index("attach") + 1]
+            stderr += f"\n{tag} fail {done.exit_status}\n".encode()
+        for raw in done.stdout.splitlines():
+            on_line("stdout", raw)
+        for raw in stderr.splitlines():
+            if raw:
+                on_line("stderr", raw)
+        return RunResult(done.exit_status, b"", b"")
 
     async def reply(self, cmd: Command, stdin: bytes | None) -> RunResult:
         raise NotImplementedError

@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import base64
+import os
+import shutil
 import subprocess
+import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from drove_tui.cluster.command import Command
 from drove_tui.engine import executor
 from drove_tui.models.inventory import HostConfig
 from drove_tui.models.spec import TaskSpec
@@ -85,34 +90,80 @@ def test_spec_hash_is_stable_and_changes_with_the_spec() -> None:
 
 
 FAKE_DOCKER = """#!/bin/sh
+echo "$1" >>"$CALLS"
 case "$1" in
   ps) cat "$CENSUS" ;;
-  create) echo "created $*" >>"$CALLS"; echo cid123 ;;
-  start) echo "start $*" >>"$CALLS" ;;
-  run) echo "$*" >>"$CALLS"; echo cid123 ;;
+  create) echo cid123 ;;
+  run) shift; echo "run $*" >>"$CALLS"; echo cid123; exit "${RUN_STATUS:-0}" ;;
+  container) [ -n "$STATE" ] && echo "$STATE" ;;
+  rm) ;;
 esac
 """
 
 
-def run_create(tmp_path: Path, census: str, cores: str, mem: int, mult: int = 1) -> tuple[int, str]:
-    """Run CREATE_SCRIPT against a fake docker that lists `census` as live containers."""
-    fake = tmp_path / "docker"
-    fake.write_text(FAKE_DOCKER)
-    fake.chmod(0o755)
-    (tmp_path / "census").write_text(census)
-    host = HostConfig(name="h", address="x", docker=str(fake), cpu_multiplier=mult)
-    spec = TaskSpec.model_validate(SPEC)
-    rec = record(spec).model_copy(update={"cores": [int(c) for c in cores.split(",")]})
-    rec = rec.model_copy(update={"memory_mb": mem})
-    cmd = executor.create(host, rec, ["img"], node_memory_mb=1000, lock_wait_s=5, start=True)
-    env = {
-        "CENSUS": str(tmp_path / "census"),
-        "CALLS": str(tmp_path / "calls"),
-        "PATH": "/usr/bin:/bin",
-    }
-    env["DOCKER_HOST"] = f"unix://{tmp_path}/sock"
-    done = subprocess.run(["sh", "-c", cmd.line()], env=env, capture_output=True, check=False)
-    return done.returncode, done.stderr.decode()
+class Host:
+    """A fake docker endpoint: its census (`docker ps`), its reservations folder and the
+    docker verbs the scripts ran."""
+
+    def __init__(self, tmp_path: Path, census: str = "", mult: int = 1) -> None:
+        self.tmp = tmp_path
+        fake = tmp_path / "docker"
+        fake.write_text(FAKE_DOCKER)
+        fake.chmod(0o755)
+        (tmp_path / "census").write_text(census)
+        self.config = HostConfig(name="h", address="x", docker=str(fake), cpu_multiplier=mult)
+        self.env = {
+            "CENSUS": str(tmp_path / "census"),
+            "CALLS": str(tmp_path / "calls"),
+            "PATH": "/usr/bin:/bin",
+            "DOCKER_HOST": f"unix://{tmp_path}/sock",
+        }
+        key = subprocess.run(
+            ["sh", "-c", executor.HOST_PATHS + 'printf %s "$resv"'],
+            env={**self.env, "d": str(fake)},
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+        self.reservations = Path(key)
+
+    def run(self, cmd: Command) -> tuple[int, str]:
+        done = subprocess.run(
+            ["sh", "-c", cmd.line()], env=self.env, capture_output=True, check=False
+        )
+        return done.returncode, done.stderr.decode()
+
+    def create(self, cores: str, mem: int, mode: executor.CreateMode = "detach") -> tuple[int, str]:
+        """Run CREATE_SCRIPT for a task on `cores` with `mem` MB."""
+        spec = TaskSpec.model_validate(SPEC)
+        rec = record(spec).model_copy(update={"cores": [int(c) for c in cores.split(",")]})
+        rec = rec.model_copy(update={"memory_mb": mem})
+        cmd = executor.create(
+            self.config, rec, ["img"], node_memory_mb=1000, lock_wait_s=5, mode=mode, tag="@T"
+        )
+        return self.run(cmd)
+
+    def reserve(self, line: str, *, minutes_old: int = 0) -> None:
+        self.reservations.mkdir(exist_ok=True)
+        path = self.reservations / line.split()[0]
+        path.write_text(line + " r\n")
+        if minutes_old:
+            old = time.time() - minutes_old * 60
+            os.utime(path, (old, old))
+
+    def calls(self) -> list[str]:
+        calls = self.tmp / "calls"
+        return calls.read_text().splitlines() if calls.exists() else []
+
+    def cleanup(self) -> None:
+        shutil.rmtree(self.reservations, ignore_errors=True)
+
+
+@pytest.fixture
+def host(tmp_path: Path) -> Iterator[Host]:
+    fake = Host(tmp_path)
+    yield fake
+    fake.cleanup()
 
 
 @pytest.mark.parametrize(
@@ -129,8 +180,100 @@ def run_create(tmp_path: Path, census: str, cores: str, mem: int, mult: int = 1)
 def test_create_rechecks_live_allocations_under_the_host_lock(
     tmp_path: Path, census: str, cores: str, mem: int, mult: int, expected: int
 ) -> None:
-    code, err = run_create(tmp_path, census, cores, mem, mult)
-    assert code == expected, err
-    calls = (tmp_path / "calls").read_text() if (tmp_path / "calls").exists() else ""
-    # Created and started by one `docker run --detach`, only when there is room.
-    assert calls.splitlines() == (["run --detach img"] if expected == 0 else [])
+    fake = Host(tmp_path, census, mult)
+    try:
+        # What docker lists also stands in the reservations (each create writes its own).
+        for line in census.splitlines():
+            fake.reserve(line)
+        code, err = fake.create(cores, mem)
+        assert code == expected, err
+        runs = [c for c in fake.calls() if c.startswith("run ")]
+        # Created and started by one `docker run --detach`, only when there is room.
+        assert runs == (["run --detach img"] if expected == 0 else [])
+        mine = fake.reservations / "drove-app-t1-abcd1234"
+        assert mine.exists() == (expected in (0, executor.ALREADY_EXISTS))
+    finally:
+        fake.cleanup()
+
+
+def test_reservations_with_room_need_no_docker_ps(host: Host) -> None:
+    host.reserve("drove-other 3 0 100")
+    code, err = host.create("1,2", 256)
+    assert code == 0, err
+    assert "ps" not in host.calls()
+    assert (host.reservations / "drove-app-t1-abcd1234").read_text() == (
+        "drove-app-t1-abcd1234 1,2 0 256 r\n"
+    )
+
+
+def test_a_fresh_reservation_holds_its_cores_before_docker_lists_the_container(
+    host: Host,
+) -> None:
+    host.reserve("drove-inflight 2 0 100")  # another process's create, not created yet
+    code, err = host.create("1,2", 256)
+    assert code == executor.NO_ROOM
+    assert "core 2 is already taken" in err
+    assert "ps" in host.calls()  # asked docker before saying no
+
+
+def test_a_stale_reservation_whose_container_is_gone_is_dropped(host: Host) -> None:
+    host.reserve("drove-gone 2 0 100", minutes_old=5)
+    code, err = host.create("1,2", 256)
+    assert code == 0, err
+    assert not (host.reservations / "drove-gone").exists()
+
+
+def test_an_old_reservation_of_a_live_container_is_kept(tmp_path: Path) -> None:
+    fake = Host(tmp_path, census="drove-live 2 0 100\n")
+    try:
+        fake.reserve("drove-live 2 0 100", minutes_old=5)
+        code, _ = fake.create("1,2", 256)
+        assert code == executor.NO_ROOM
+        assert (fake.reservations / "drove-live").exists()
+    finally:
+        fake.cleanup()
+
+
+def test_our_own_reservation_without_a_container_does_not_block_us(host: Host) -> None:
+    host.reserve("drove-app-t1-abcd1234 1,2 0 256")  # a create of ours that was cut short
+    code, err = host.create("1,2", 256)
+    assert code == 0, err
+
+
+def test_removing_a_container_drops_its_reservation(host: Host) -> None:
+    host.reserve("drove-app-t1-abcd1234 1,2 0 256")
+    code, err = host.run(executor.remove(host.config, "drove-app-t1-abcd1234"))
+    assert code == 0, err
+    assert "rm" in host.calls()
+    assert not (host.reservations / "drove-app-t1-abcd1234").exists()
+
+
+@pytest.mark.parametrize(
+    ("status", "state", "marker", "kept"),
+    [
+        (7, "", None, True),  # the container's own exit code: no marker
+        (137, "exited", None, True),  # killed: docker says exited, so 137 is the container's
+        (125, "", "@T notstarted", False),  # docker could not create it: nothing reserved
+        (127, "created", "@T notstarted", True),  # created, not started: removed later
+        (143, "running", "@T running", True),  # the client ended, the container did not
+    ],
+)
+def test_attached_run_says_what_its_exit_status_is(
+    host: Host, status: int, state: str, marker: str | None, kept: bool
+) -> None:
+    host.env.update(RUN_STATUS=str(status), STATE=state)
+    code, err = host.create("1,2", 256, mode="attach")
+    assert code == status
+    assert [c for c in host.calls() if c.startswith("run ")] == ["run --sig-proxy=false img"]
+    markers = [line for line in err.splitlines() if line.startswith("@T ")]
+    assert markers == ([marker] if marker else [])
+    assert (host.reservations / "drove-app-t1-abcd1234").exists() == kept
+
+
+def test_attached_run_with_no_room_says_so_before_running_anything(host: Host) -> None:
+    host.reserve("drove-x 1 0 100")
+    (host.tmp / "census").write_text("drove-x 1 0 100\n")
+    code, err = host.create("1,2", 256, mode="attach")
+    assert code == executor.NO_ROOM
+    assert f"@T fail {executor.NO_ROOM}" in err.splitlines()
+    assert not [c for c in host.calls() if c.startswith("run ")]

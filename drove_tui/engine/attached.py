@@ -1,0 +1,211 @@
+"""Tasks run attached: the create script ends in `docker run` without --detach, so one SSH
+channel carries the task's whole life. Its stdout and stderr arrive live (no `docker logs` of
+its own), its exit status is the container's (no wait for an event), and what it printed is
+kept from that stream (no log capture before the removal). A task costs three docker calls:
+the census, `docker run` and `docker rm`.
+
+Whatever the channel cannot tell falls back to the detached way of watching a task: the host's
+event stream and probes give the exit, and the removal captures `docker logs` first. That is
+the case after a restart (the container is adopted), when the channel breaks, when the client
+on the host died, and when a task printed more than KEEP_BYTES (the local copy must be whole).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections import deque
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Literal
+
+from drove_tui.cluster.command import Command
+from drove_tui.cluster.transport import StreamName, TransportError
+from drove_tui.engine import executor
+from drove_tui.engine.events import LogLine
+from drove_tui.engine.signals import Signal
+from drove_tui.models.inventory import HostConfig
+from drove_tui.models.task import TaskRecord
+
+if TYPE_CHECKING:
+    from drove_tui.engine.engine import Engine
+
+log = logging.getLogger(__name__)
+Key = tuple[str, str]
+# Output kept in memory per task for the local copy and for followers who join late; past it
+# the oldest half goes and the removal captures `docker logs` instead.
+KEEP_BYTES = 4 * 1024 * 1024
+DOCKER_HELP = "Run 'docker run --help' for more information"
+# What `docker run` itself may say on stderr once it created the container, before its output
+# (moby's create warnings): not the container's output.
+DOCKER_WARNINGS = (
+    "WARNING: Your kernel does not support",
+    "WARNING: The requested image's platform",
+    "WARNING: IPv4 forwarding is disabled",
+)
+EndKind = Literal["exited", "failed", "notstarted", "detached", "broken"]
+
+
+@dataclass(frozen=True)
+class Ended:
+    """How the attached channel ended.
+
+    exited: `status` is the container's exit code. failed: nothing was run (`status` is the
+    create script's, see executor). notstarted: created but not started. detached: the client
+    on the host ended, the container did not. broken: the channel itself was lost.
+    """
+
+    kind: EndKind
+    status: int = 0
+    text: str = ""
+
+
+class LiveRun:
+    """One attached task: its output so far and, once known, how the channel ended."""
+
+    def __init__(self, record: TaskRecord, host: str, tag: str, wake: Signal) -> None:
+        self.app = record.app
+        self.task_id = record.task_id
+        self.host = host
+        self.tag = tag
+        self.lines: list[LogLine] = []
+        self.first = 0  # the index in the whole output of lines[0] (older ones dropped)
+        self.ended: Ended | None = None
+        self.changed = Signal()  # fired on each line and at the end
+        self._wake = wake  # the task's own signal: fired on the first line and at the end
+        self._bytes = 0
+        self._markers: list[str] = []
+        self._stdout_seen = False
+        self._stderr: deque[str] = deque(maxlen=20)  # docker's complaint, when nothing ran
+
+    @property
+    def output_seen(self) -> bool:
+        """True once the container printed on stdout (so it has started; stderr does not
+        tell: docker's own complaints come there)."""
+        return self._stdout_seen
+
+    @property
+    def whole(self) -> bool:
+        """True when `lines` is the container's whole output, as docker would give it."""
+        return self.first == 0 and self.ended is not None and self.ended.kind == "exited"
+
+    def on_line(self, stream: StreamName, raw: bytes) -> None:
+        """One line from the channel: a marker of the script's, docker's word, or output."""
+        text = raw.decode("utf-8", "replace")
+        if stream == "stderr":
+            if text.startswith(self.tag + " "):
+                self._markers.append(text[len(self.tag) + 1 :].strip())
+                return
+            if not self.lines and text.startswith(DOCKER_WARNINGS):
+                log.info("docker on %s: %s", self.host, text)  # said at create, not output
+                return
+            self._stderr.append(text)
+        self.lines.append(LogLine(self.app, self.task_id, stream, text, time.time()))
+        self._bytes += len(raw) + 1
+        if self._bytes > KEEP_BYTES:
+            drop = len(self.lines) // 2 or 1
+            self._bytes -= sum(len(line.text) + 1 for line in self.lines[:drop])
+            del self.lines[:drop]
+            self.first += drop
+        if stream == "stdout" and not self._stdout_seen:
+            self._stdout_seen = True
+            self._wake.fire()  # the container runs: its start need not wait for the event
+        self.changed.fire()
+
+    def finish(self, status: int) -> Ended:
+        """The channel's exit status arrived: what it means, given the markers."""
+        said = self._markers
+        fail = next((m for m in said if m.startswith("fail ")), None)
+        if fail is not None:
+            code = fail.split()[1]
+            ended = Ended("failed", int(code) if code.isdigit() else 1, self._docker_text())
+        elif "notstarted" in said:
+            ended = Ended("notstarted", status, self._docker_text())
+        elif "running" in said:
+            ended = Ended("detached", status)
+        else:
+            ended = Ended("exited", status)
+        if ended.kind in ("failed", "notstarted"):
+            self.lines.clear()  # docker's and the script's words, not the container's
+        return self.end(ended)
+
+    async def until_ended(self, timeout: float) -> None:  # noqa: ASYNC109
+        """Wait (at most `timeout` seconds) for the channel to end."""
+        deadline = time.monotonic() + timeout
+        while self.ended is None and time.monotonic() < deadline:
+            token = self.changed.token()
+            if self.ended is None:
+                await Signal.wait(token, deadline - time.monotonic())
+
+    def end(self, ended: Ended) -> Ended:
+        """Record how the channel ended and wake whoever waits for it."""
+        self.ended = ended
+        self.changed.fire()
+        self._wake.fire()
+        return ended
+
+    def _docker_text(self) -> str:
+        said = [line.strip() for line in self._stderr if line.strip()]
+        return " ".join(line for line in said if line != DOCKER_HELP) or "docker run failed"
+
+
+class Attached:
+    """The tasks this engine runs attached, by task key, and their channels."""
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+        self._runs: dict[Key, LiveRun] = {}
+        self._pumps: dict[Key, asyncio.Task[None]] = {}
+
+    def room(self, host: HostConfig) -> bool:
+        """True when the host can give one more task a channel for its whole life: at most
+        half of its channels, so that probes, kills and removals always find one."""
+        live = sum(1 for r in self._runs.values() if r.host == host.name and r.ended is None)
+        return live < max(1, host.max_channels // 2)
+
+    def start(
+        self, record: TaskRecord, host: HostConfig, cmd: Command, *, env: bytes, tag: str
+    ) -> LiveRun:
+        """Open the task's channel (in the background) and return its live run; `tag` is the
+        one the command's markers start with."""
+        live = LiveRun(record, host.name, tag, self._engine.signal(record.key))
+        self._runs[record.key] = live
+        self._pumps[record.key] = asyncio.create_task(self._pump(record, host, cmd, env, live))
+        return live
+
+    def get(self, key: Key) -> LiveRun | None:
+        """The task's live run in this process, if it was started attached here."""
+        return self._runs.get(key)
+
+    def forget(self, key: Key) -> None:
+        """Drop what is kept of the task's run (it is settled, or starts again)."""
+        self._runs.pop(key, None)
+        pump = self._pumps.pop(key, None)
+        if pump is not None and not pump.done():
+            pump.cancel()
+
+    async def close(self) -> None:
+        """Give up every channel: the clients on the hosts end, the containers go on."""
+        pumps = list(self._pumps.values())
+        for pump in pumps:
+            pump.cancel()
+        await asyncio.gather(*pumps, return_exceptions=True)
+
+    async def _pump(
+        self, record: TaskRecord, host: HostConfig, cmd: Command, env: bytes, live: LiveRun
+    ) -> None:
+        engine = self._engine
+        transport = engine.cluster.transport(host)
+        try:
+            done = await transport.run(cmd, stdin=env, timeout=None, on_line=live.on_line)
+        except TransportError as err:
+            live.end(Ended("broken", text=str(err)))
+        except asyncio.CancelledError:
+            raise
+        except Exception as err:  # never leave a waiter hanging
+            log.exception("attached run of %s/%s failed", record.app, record.task_id)
+            live.end(Ended("broken", text=f"internal error: {err}"))
+        else:
+            ended = live.finish(done.exit_status)
+            if ended.kind == "exited":
+                engine.exits.on_exit(executor.container_name(record.instance_id), ended.status)
