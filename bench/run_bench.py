@@ -83,6 +83,43 @@ def series(name: str, once: Callable[[], float], repeat: int) -> dict[str, float
     return {"name": name, "median": statistics.median(runs), "min": min(runs), "max": max(runs)}
 
 
+def side_by_side(
+    contenders: dict[str, tuple[str, Callable[[], float]]], repeat: int
+) -> dict[str, dict[str, float | str]]:
+    """Each contender once per round, in an order that rotates from round to round, after
+    one warm-up each: a machine whose speed drifts (other load, a VM's neighbours) then
+    weighs on all of them alike. Each result also keeps its per-round times, so ratios can
+    be taken round by round."""
+    for _, once in contenders.values():
+        once()
+    keys = list(contenders)
+    runs: dict[str, list[float]] = {key: [] for key in keys}
+    for i in range(repeat):
+        shift = i % len(keys)
+        for key in keys[shift:] + keys[:shift]:
+            runs[key].append(contenders[key][1]())
+    out: dict[str, dict[str, float | str]] = {}
+    for key, times in runs.items():
+        name = contenders[key][0]
+        shown = [round(t, 3) for t in times]
+        print(f"{name}: median {statistics.median(times):.3f}s  runs {shown}")
+        out[key] = {
+            "name": name,
+            "median": statistics.median(times),
+            "min": min(times),
+            "max": max(times),
+            **{f"run{i}": t for i, t in enumerate(times)},
+        }
+    return out
+
+
+def per_round(results: dict[str, dict[str, float | str]], num: str, den: str) -> float:
+    """The median over rounds of num's time / den's time, taken in the same round."""
+    a, b = results[num], results[den]
+    ratios = [float(a[k]) / float(b[k]) for k in a if k.startswith("run") and k in b]
+    return statistics.median(ratios)
+
+
 def phases(argv: list[str], env: dict[str, str]) -> dict[str, float]:
     """Where one `--run --json` spends its time: seconds from process start until each
     state line arrives, and until the process has exited (closing included)."""
@@ -183,43 +220,32 @@ def main() -> int:
         lambda: timed([*drove, "--run", str(trivial_spec(work, image)), *common], cold),
         args.repeat,
     )
-    results["sshN"] = series(
-        f"b. {args.hosts} x ssh docker run, parallel",
-        lambda: timed([docker_run(h) for h in hosts]),
-        args.repeat,
-    )
     fan_out = ["--fan-out", "all", *common]
-    results["droveN"] = series(
-        f"b. drove-tui --run --fan-out all ({args.hosts} hosts, warm server)",
-        lambda: timed([*drove, "--run", str(trivial_spec(work, image)), *fan_out], warm),
-        args.repeat,
-    )
+    contenders: dict[str, tuple[str, Callable[[], float]]] = {
+        "sshN": (
+            f"b. {args.hosts} x ssh docker run, parallel",
+            lambda: timed([docker_run(h) for h in hosts]),
+        ),
+        "droveN": (
+            f"b. drove-tui --run --fan-out all ({args.hosts} hosts, warm server)",
+            lambda: timed([*drove, "--run", str(trivial_spec(work, image)), *fan_out], warm),
+        ),
+    }
+    if shutil.which(args.ansible) or Path(args.ansible).exists():
+        inventory = ansible_inventory(root, hosts, work)
+        ansible = [args.ansible, "all", "-i", str(inventory), "-f", str(args.hosts)]
+        shell = ["-m", "shell", "-a", f"docker run --rm {image} true"]
+        contenders["ansibleN"] = (
+            f"b. ansible all -f {args.hosts} -m shell",
+            lambda: timed([*ansible, *shell], env),
+        )
+    rounds = side_by_side(contenders, args.repeat)
+    results.update(rounds)
     results["droveNcold"] = series(
         f"b. drove-tui --run --fan-out all ({args.hosts} hosts, DROVE_TUI_WARM=0)",
         lambda: timed([*drove, "--run", str(trivial_spec(work, image)), *fan_out], cold),
         args.repeat,
     )
-    if shutil.which(args.ansible) or Path(args.ansible).exists():
-        inventory = ansible_inventory(root, hosts, work)
-        results["ansibleN"] = series(
-            f"b. ansible all -f {args.hosts} -m shell",
-            lambda: timed(
-                [
-                    args.ansible,
-                    "all",
-                    "-i",
-                    str(inventory),
-                    "-f",
-                    str(args.hosts),
-                    "-m",
-                    "shell",
-                    "-a",
-                    f"docker run --rm {image} true",
-                ],
-                env,
-            ),
-            args.repeat,
-        )
     steps = ["PENDING", "PROVISIONING", "STARTING", "RUNNING", "RUN_COMPLETED", "STOPPED", "exited"]
     timelines = {}
     for name, environ in (("warm server", warm), ("DROVE_TUI_WARM=0", cold)):
@@ -277,7 +303,7 @@ def write_report(
         for r in [*results.values(), imports, help_time]
     ]
     ratio_a = med("drove1") / med("ssh1")
-    ratio_b = med("droveN") / med("sshN")
+    ratio_b = per_round(results, "droveN", "sshN")
     cold_a = med("drove1cold") / med("ssh1")
     cold_b = med("droveNcold") / med("sshN")
     lines = [
@@ -293,7 +319,9 @@ def write_report(
         "the warm-up run, as people use them; `DROVE_TUI_WARM=0` rows are drove-tui with "
         "every run a cold process that connects and probes by itself. drove-tui uses the "
         "sandbox inventory with its default settings (the sandbox's own probes every 2 s "
-        "for the test suite; the default is 10 s).",
+        "for the test suite; the default is 10 s). The (b) contenders run side by side: "
+        "one of each per round, the order rotating, and their ratios are the medians of "
+        "the ratios within each round.",
         "",
         "| command | median s | min s | max s |",
         "|---|---|---|---|",
@@ -309,7 +337,7 @@ def write_report(
         f"| (b) the same, DROVE_TUI_WARM=0 | {cold_b:.2f}x | {'yes' if cold_b <= 1.2 else 'no'} |",
     ]
     if "ansibleN" in results:
-        speedup = med("ansibleN") / med("droveN")
+        speedup = per_round(results, "ansibleN", "droveN")
         cold_speedup = med("ansibleN") / med("droveNcold")
         lines.append(
             f"| (b) fan-out at least 3x faster than Ansible | {speedup:.2f}x faster | "
