@@ -325,9 +325,14 @@ class SshTransport:
                     )
                 (out, err), _ = await asyncio.gather(read, feed())
                 await proc.wait_closed()
-                if on_line is not None and proc.exit_status is None and proc.exit_signal is None:
+                if (
+                    on_line is not None
+                    and proc.exit_status is None
+                    and proc.exit_signal is None
+                    and self._conn is None
+                ):
                     # The readers end quietly when the connection goes: say it as run() does.
-                    raise asyncssh.ConnectionLost("the channel closed without an exit status")
+                    raise asyncssh.ConnectionLost("the connection closed under the command")
             except _CONNECTION_GONE as lost:
                 state["proc"] = None  # no way left to reach it
                 await self._forget(lost)

@@ -35,6 +35,7 @@ Key = tuple[str, str]
 # Output kept in memory per task for the local copy and for followers who join late; past it
 # the oldest half goes and the removal captures `docker logs` instead.
 KEEP_BYTES = 4 * 1024 * 1024
+LINE_OVERHEAD = 120  # what a kept line costs beyond its text (a LogLine and its str)
 DOCKER_HELP = "Run 'docker run --help' for more information"
 # What `docker run` itself may say on stderr once it created the container, before its output
 # (moby's create warnings): not the container's output.
@@ -51,8 +52,9 @@ class Ended:
     """How the attached channel ended.
 
     exited: `status` is the container's exit code. failed: nothing was run (`status` is the
-    create script's, see executor). notstarted: created but not started. detached: the client
-    on the host ended, the container did not. broken: the channel itself was lost.
+    create script's, see executor). notstarted: created but not started. detached: the exit
+    is not known from the channel (the client on the host ended before the container, docker
+    could not say, or the script was cut short). broken: the channel itself was lost.
     """
 
     kind: EndKind
@@ -74,6 +76,7 @@ class LiveRun:
         self.changed = Signal()  # fired on each line and at the end
         self._wake = wake  # the task's own signal: fired on the first line and at the end
         self._bytes = 0
+        self._sizes: list[int] = []  # what each kept line costs, as counted in _bytes
         self._markers: list[str] = []
         self._stdout_seen = False
         self._stderr: deque[str] = deque(maxlen=20)  # docker's complaint, when nothing ran
@@ -101,11 +104,14 @@ class LiveRun:
                 return
             self._stderr.append(text)
         self.lines.append(LogLine(self.app, self.task_id, stream, text, time.time()))
-        self._bytes += len(raw) + 1
+        size = len(raw) + LINE_OVERHEAD
+        self._sizes.append(size)
+        self._bytes += size
         if self._bytes > KEEP_BYTES:
             drop = len(self.lines) // 2 or 1
-            self._bytes -= sum(len(line.text) + 1 for line in self.lines[:drop])
+            self._bytes -= sum(self._sizes[:drop])
             del self.lines[:drop]
+            del self._sizes[:drop]
             self.first += drop
         if stream == "stdout" and not self._stdout_seen:
             self._stdout_seen = True
@@ -113,20 +119,22 @@ class LiveRun:
         self.changed.fire()
 
     def finish(self, status: int) -> Ended:
-        """The channel's exit status arrived: what it means, given the markers."""
-        said = self._markers
-        fail = next((m for m in said if m.startswith("fail ")), None)
-        if fail is not None:
-            code = fail.split()[1]
-            ended = Ended("failed", int(code) if code.isdigit() else 1, self._docker_text())
-        elif "notstarted" in said:
+        """The channel ended with `status`: what that means is in the script's last marker
+        (see executor); without one the script was cut short, and nothing is assumed."""
+        said = self._markers[-1].split() if self._markers else []
+        word, arg = (said[0], said[1] if len(said) > 1 else "") if said else ("", "")
+        number = int(arg) if arg.lstrip("-").isdigit() else None
+        if word == "fail":
+            ended = Ended("failed", number or 1, self._docker_text())
+        elif word == "exit" and number is not None:
+            ended = Ended("exited", number)
+        elif word == "notstarted":
             ended = Ended("notstarted", status, self._docker_text())
-        elif "running" in said:
+        else:  # running, unknown, or no marker: the events and probes will tell
             ended = Ended("detached", status)
-        else:
-            ended = Ended("exited", status)
         if ended.kind in ("failed", "notstarted"):
             self.lines.clear()  # docker's and the script's words, not the container's
+            self._sizes.clear()
         return self.end(ended)
 
     async def until_ended(self, timeout: float) -> None:  # noqa: ASYNC109
@@ -159,15 +167,17 @@ class Attached:
 
     def room(self, host: HostConfig) -> bool:
         """True when the host can give one more task a channel for its whole life: at most
-        half of its channels, so that probes, kills and removals always find one."""
+        half of what its channels leave beside the event stream and a probe, so that probes,
+        kills, removals and log followers always find one (none with 3 channels or fewer)."""
         live = sum(1 for r in self._runs.values() if r.host == host.name and r.ended is None)
-        return live < max(1, host.max_channels // 2)
+        return live < (host.max_channels - 2) // 2
 
     def start(
         self, record: TaskRecord, host: HostConfig, cmd: Command, *, env: bytes, tag: str
     ) -> LiveRun:
         """Open the task's channel (in the background) and return its live run; `tag` is the
         one the command's markers start with."""
+        self.forget(record.key)  # an earlier attempt's (no room then, say)
         live = LiveRun(record, host.name, tag, self._engine.signal(record.key))
         self._runs[record.key] = live
         self._pumps[record.key] = asyncio.create_task(self._pump(record, host, cmd, env, live))

@@ -49,10 +49,10 @@ exec $d pull "$img"
 # FILE CMD`, whose child can outlive a killed parent with the lock held), check the chosen
 # cores and memory against every allocation on the host, reserve them, create.
 #
-# The census reads the reservations first (no docker call). Only when they leave no room, or
-# show this very task, does it ask `docker ps` (the labels are the truth), dropping any
-# reservation older than two minutes whose container is gone (its remover was killed; younger
-# ones may be creates in flight of other processes), and decide on that.
+# The census is every managed container `docker ps` lists (the labels are the truth) plus
+# the reservations younger than two minutes: creates in flight, run attached after the lock
+# was let go, whose container docker may not list yet. A reservation whose container is gone
+# and that is older than that is dropped (its remover was killed).
 #
 # $1 prefix $2 name $3 cores "0,1" $4 numa $5 memory MB $6 cpu multiplier $7 node memory MB
 # $8 lock wait s $9 mode; $10 marker tag; then the `docker create` arguments. Modes:
@@ -62,7 +62,8 @@ exec $d pull "$img"
 CREATE_SCRIPT = (
     """d=$1; name=$2; want=$3; numa=$4; mem=$5; mult=$6; cap=$7; wait=$8; mode=$9
 shift 9; tag=$1; shift
-fail() { [ "$mode" = attach ] && printf '%s fail %s\\n' "$tag" "$1" >&2; exit "$1"; }
+say() { [ "$mode" = attach ] && printf '%s %s\\n' "$tag" "$*" >&2; }
+fail() { say fail "$1"; exit "$1"; }
 """
     + HOST_PATHS
     + """# Opened read-only: flock needs no write access, so every user can share the file; the
@@ -72,13 +73,24 @@ fail() { [ "$mode" = attach ] && printf '%s fail %s\\n' "$tag" "$1" >&2; exit "$
 exec 9<"$lock"
 flock -w "$wait" 9 || {
   echo "timed out after $wait s waiting for the host lock $lock" >&2; fail 75; }
-# Do the allocations on stdin leave room for ours? 0 yes, 76 no, 77 our container exists,
-# 79 our own reservation is there (a create of ours that was cut short?): ask docker.
-fits() {
-  awk -v me="$name" -v want="$want" -v numa="$numa" -v mem="$mem" -v mult="$mult" \\
-    -v cap="$cap" -v slow="$1" '
+fmt='{{.Names}} {{.Label "drove.cores"}} {{.Label "drove.numa"}} {{.Label "drove.memory_mb"}}'
+census=$($d ps -a --filter label=drove.managed=1 --format "$fmt" </dev/null) || {
+  echo "docker ps failed" >&2; fail 1; }
+old=$(find "$resv" -type f -mmin +2 2>/dev/null)
+for f in "$resv"/*; do
+  case "
+$old
+" in *"
+$f
+"*) ;; *) continue ;; esac
+  case "
+$census" in *"
+${f##*/} "*) ;; *) rm -f -- "$f" 2>/dev/null ;; esac
+done
+{ printf '%s\\n' "$census"; find "$resv" -type f -mmin -2 -exec cat {} + 2>/dev/null; } |
+awk -v me="$name" -v want="$want" -v numa="$numa" -v mem="$mem" -v mult="$mult" -v cap="$cap" '
   NF == 0 || seen[$1]++ { next }
-  $1 == me { if ($5 == "r") mine = 1; else found = 1; next }
+  $1 == me { if ($5 != "r") found = 1; next }
   { n = split($2, cs, ","); for (i = 1; i <= n; i++) used[cs[i]]++; if ($3 == numa) held += $4 }
   END {
     if (found) exit 77
@@ -87,26 +99,7 @@ fits() {
       print "core " w[i] " is already taken on this host" > "/dev/stderr"; exit 76 }
     if (held + mem > cap) {
       print "only " (cap - held) " MB are free on NUMA node " numa > "/dev/stderr"; exit 76 }
-    if (mine && !slow) exit 79
-  }'
-}
-if ! cat "$resv"/* 2>/dev/null | fits 0 2>/dev/null; then
-  fmt='{{.Names}} {{.Label "drove.cores"}} {{.Label "drove.numa"}} {{.Label "drove.memory_mb"}}'
-  census=$($d ps -a --filter label=drove.managed=1 --format "$fmt" </dev/null) || {
-    echo "docker ps failed" >&2; fail 1; }
-  old=$(find "$resv" -type f -mmin +2 2>/dev/null)
-  for f in "$resv"/*; do
-    case "
-$old
-" in *"
-$f
-"*) ;; *) continue ;; esac
-    case "
-$census" in *"
-${f##*/} "*) ;; *) rm -f -- "$f" ;; esac
-  done
-  { printf '%s\\n' "$census"; cat "$resv"/* 2>/dev/null; } | fits 1 || fail $?
-fi
+  }' || fail $?
 printf '%s %s %s %s r\\n' "$name" "$want" "$numa" "$mem" >"$resv/$name" || fail 1
 case $mode in
 create)
@@ -124,23 +117,27 @@ esac
 """
     # attach: `docker run` without --detach, its output streaming through this channel for
     # the task's whole life; the host lock is let go first (the reservation holds the
-    # allocation). The client is not told our signals
+    # allocation until docker lists the container). The client is not told our signals
     # (--sig-proxy=false): giving up on this channel kills the client, never the container,
-    # which the next drove-tui adopts. Markers on stderr (`TAG word`) say what the exit
-    # status cannot: `fail N` (nothing was run), and when the status is docker's own (125 and
-    # up) `notstarted`, or `running` (the client ended, the container did not). Otherwise the
-    # status is the container's exit code.
+    # which the next drove-tui adopts. The last line on stderr is a marker (`TAG word`) that
+    # says how it ended: `exit N` (the container's exit code, from docker when the client's
+    # status is not 0), `notstarted`, `running` (the client ended, the container did not),
+    # `unknown` (docker cannot say now), or `fail N` before anything was run. No marker: the
+    # script itself was cut short.
     + """exec 9<&-
 $d run --sig-proxy=false "$@"; rc=$?
-if [ "$rc" -ge 125 ]; then
-  st=$($d container inspect --format '{{.State.Status}}' "$name" </dev/null 2>/dev/null)
-  case $st in
-  exited|dead) ;;
-  running|paused|restarting) printf '%s running\\n' "$tag" >&2 ;;
-  "") rm -f "$resv/$name"; printf '%s notstarted\\n' "$tag" >&2 ;;
-  *) printf '%s notstarted\\n' "$tag" >&2 ;;
-  esac
-fi
+[ "$rc" = 0 ] && { say exit 0; exit 0; }
+st=$($d container inspect --format '{{.State.Status}} {{.State.ExitCode}}' "$name" \\
+  </dev/null 2>&1) && set -- $st || set -- missing "$st"
+case $1 in
+exited|dead) say exit "$2" ;;
+running|paused|restarting|removing) say running ;;
+created) say notstarted ;;
+*) case "$st" in
+  *"No such"*) rm -f "$resv/$name"; say notstarted ;;
+  *) say unknown ;;
+  esac ;;
+esac
 exit "$rc"
 """
 )

@@ -227,11 +227,23 @@ async def _start_attached(
     )
     live = engine.attached.start(record, host, cmd, env=env, tag=tag)
     name = executor.container_name(record.instance_id)
+    deadline = time.monotonic() + CREATE_TIMEOUT_S
     while True:
         token = engine.signal(record.key).token()  # the live run fires it too
         if live.ended is not None or live.output_seen or engine.exits.started(name):
             break
-        await Signal.wait(token, IDLE_RECHECK_S)
+        if engine.is_killed(record) or time.monotonic() > deadline:
+            # Give up the channel (its client on the host is killed); whatever docker made
+            # of the container meanwhile is removed (killed) or reconciled from the host.
+            engine.attached.forget(record.key)
+            if engine.is_killed(record):
+                killed = TaskResult.cancelled()
+                engine.move(record, S.RUN_COMPLETED, "killed while starting", result=killed)
+            else:
+                why = f"{name} did not start on {host.name} within {CREATE_TIMEOUT_S:g} s"
+                engine.move(record, S.UNKNOWN, why)
+            return
+        await Signal.wait(token, min(IDLE_RECHECK_S, max(0.0, deadline - time.monotonic())))
     ended = live.ended
     if ended is None or ended.kind in ("exited", "detached"):
         started = f"container {name} started on {host.name}"
@@ -341,7 +353,8 @@ async def deprovisioning(engine: Engine, record: TaskRecord) -> None:
     try:
         if live is not None and live.whole:
             done = await transport.run(executor.remove(host, name), timeout=DOCKER_TIMEOUT_S)
-            removed = done.ok or "no such container" in done.stderr.decode("utf-8", "replace")
+            said = done.stderr.decode("utf-8", "replace").lower()
+            removed = done.ok or "no such container" in said
             status = 0 if removed else executor.REMOVE_FAILED
             lines = live.lines
         else:

@@ -5,11 +5,14 @@ refusal to start told as the task's error, and a channel given up while the cont
 from __future__ import annotations
 
 import asyncio
+import shlex
+import time
 from pathlib import Path
 from typing import Any
 
 from drove_tui.cluster.command import Command
 from drove_tui.cluster.transport import RunResult
+from drove_tui.engine import executor
 from drove_tui.engine.engine import Engine
 from drove_tui.models.states import TaskState, TaskStatus
 from tests.conftest import Sandbox
@@ -50,7 +53,7 @@ def reservations(sandbox: Sandbox) -> str:
 async def test_output_comes_through_the_channel_and_is_kept_without_docker_logs(
     sandbox: Sandbox, tmp_path: Path
 ) -> None:
-    script = "echo one; echo two >&2; sleep 0.3; printf 'no newline'; exit 3"
+    script = "echo one; echo two >&2; sleep 1; printf 'no newline'; exit 3"
     async with Engine.open(inventory(sandbox), tmp_path / "state.db") as engine:
         await engine.probe(HOST)
         ran = record_commands(engine, HOST)
@@ -107,3 +110,36 @@ async def test_a_closed_engine_leaves_the_container_running_and_the_next_one_fin
     assert (done.result.status, done.result.exit_code) == (TaskStatus.FAILED, 5)
     assert kept == ["before", "after"]  # captured from docker: the whole output
     assert record.instance_id not in reservations(sandbox)
+
+
+async def test_a_kill_while_the_create_waits_for_the_host_lock_cancels_at_once(
+    sandbox: Sandbox, tmp_path: Path
+) -> None:
+    # Another process holds the host's create lock (until its ssh goes); the kill must not
+    # wait for it.
+    hold = "d=docker\n" + executor.HOST_PATHS + 'exec flock "$lock" cat >/dev/null'
+    holder = await asyncio.create_subprocess_exec(
+        *["ssh", "-F", str(sandbox.ssh_config), HOST, shlex.quote(hold).join(["sh -c ", ""])],
+        stdin=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.DEVNULL,
+    )
+    try:
+        async with Engine.open(inventory(sandbox), tmp_path / "state.db") as engine:
+            await engine.probe(HOST)
+            await asyncio.sleep(1)  # the holder has the lock by now
+            await engine.submit(spec(sandbox, "att4", ["sleep", "60"]), pin_host=HOST)
+            await wait_state(engine, "it", "att4", S.STARTING)
+            await asyncio.sleep(0.5)
+            started = time.monotonic()
+            await engine.kill("it", "att4")
+            done = await asyncio.wait_for(engine.wait("it", "att4"), 15)
+            took = time.monotonic() - started
+            assert_legal_history(engine, done)
+    finally:
+        holder.kill()
+        await holder.wait()
+    assert done.state is S.STOPPED
+    assert done.result is not None
+    assert (done.result.status, done.result.exit_code) == (TaskStatus.CANCELLED, -1)
+    assert took < 15  # not once the lock is let go

@@ -31,13 +31,15 @@ class ScriptedHost:
         done = await self.reply(cmd, stdin)
         if on_line is None:
             return done
-        # A create run attached says a failure before `docker run` with a marker (see
-        # executor.ATTACH); the fakes answer with the script's status, so the marker is added.
+        # A create run attached ends with a marker (see executor.CREATE_SCRIPT); the fakes
+        # answer with the script's status, so the marker is added: 0 is a container that
+        # exited 0, anything else a failure before anything was run.
         argv = cmd.argv()
         stderr = done.stderr
-        if "attach" in argv and done.exit_status != 0:
+        if "attach" in argv:
             tag = argv[argv.index("attach") + 1]
-            stderr += f"\n{tag} fail {done.exit_status}\n".encode()
+            word = "exit" if done.exit_status == 0 else "fail"
+            stderr += f"\n{tag} {word} {done.exit_status}\n".encode()
         for raw in done.stdout.splitlines():
             on_line("stdout", raw)
         for raw in stderr.splitlines():

@@ -9,6 +9,7 @@ import pytest
 from drove_tui.engine import attached
 from drove_tui.engine.attached import LiveRun
 from drove_tui.engine.signals import Signal
+from drove_tui.models.inventory import HostConfig
 from drove_tui.models.spec import TaskSpec
 from drove_tui.models.states import TaskState
 from drove_tui.models.task import TaskRecord
@@ -45,10 +46,23 @@ async def test_output_is_kept_in_order_and_the_status_is_the_containers() -> Non
     run = live()
     run.on_line("stdout", b"out")
     run.on_line("stderr", b"err")
+    run.on_line("stderr", f"{TAG} exit 7".encode())
     ended = run.finish(7)
     assert (ended.kind, ended.status) == ("exited", 7)
     assert texts(run) == [("stdout", "out"), ("stderr", "err")]
     assert run.whole and run.output_seen
+
+
+@pytest.mark.parametrize("status", [0, 255])
+async def test_without_the_closing_marker_the_status_is_not_taken_as_the_exit(
+    status: int,
+) -> None:
+    # The script was cut short (killed: ssh says 255): the container may still run.
+    run = live()
+    run.on_line("stdout", b"out")
+    ended = run.finish(status)
+    assert ended.kind == "detached"
+    assert not run.whole  # its output then comes from docker logs
 
 
 async def test_a_failure_before_the_run_is_the_scripts_with_its_words() -> None:
@@ -90,13 +104,15 @@ async def test_dockers_create_warning_is_not_output_but_the_same_words_later_are
 async def test_more_than_it_keeps_drops_the_oldest_and_is_not_whole(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setattr(attached, "KEEP_BYTES", 100)
+    monkeypatch.setattr(attached, "KEEP_BYTES", 2000)
     run = live()
-    for i in range(50):
-        run.on_line("stdout", f"line {i:02d}".encode())
+    for i in range(500):
+        run.on_line("stdout", f"line {i:03d} é".encode())  # more bytes than characters
+    run.on_line("stderr", f"{TAG} exit 0".encode())
     run.finish(0)
-    assert run.first > 0 and run.lines[-1].text == "line 49"
-    assert sum(len(line.text) + 1 for line in run.lines) <= 100
+    assert run.first > 0 and run.lines[-1].text == "line 499 é"
+    cost = sum(len(line.text.encode()) + attached.LINE_OVERHEAD for line in run.lines)
+    assert 2000 // 4 < cost <= 2000  # bounded, and not emptied by a drifting count
     assert not run.whole  # the local copy then comes from `docker logs`
 
 
@@ -109,3 +125,20 @@ async def test_the_first_line_and_the_end_wake_the_task() -> None:
     token = wake.token()
     run.finish(0)
     await asyncio.wait_for(Signal.wait(token), 1)
+
+
+@pytest.mark.parametrize(("channels", "attached_at_most"), [(8, 3), (4, 1), (3, 0), (1, 0)])
+def test_a_host_keeps_channels_for_probes_kills_and_followers(
+    channels: int, attached_at_most: int
+) -> None:
+    runs = attached.Attached(engine=None)  # type: ignore[arg-type]
+    host = HostConfig(name="h1", address="x", max_channels=channels)
+    taken = 0
+    while runs.room(host) and taken < channels:
+        key = ("app", f"t{taken}")
+        runs._runs[key] = live()  # a channel held for a task's whole life
+        taken += 1
+    assert taken == attached_at_most
+    if attached_at_most:
+        next(iter(runs._runs.values())).finish(0)
+        assert runs.room(host)  # an ended run holds no channel
