@@ -188,11 +188,14 @@ class Attached:
         return self._runs.get(key)
 
     def forget(self, key: Key) -> None:
-        """Drop what is kept of the task's run (it is settled, or starts again)."""
-        self._runs.pop(key, None)
+        """Drop what is kept of the task's run (it is settled, or starts again); a channel
+        still open is given up, and whoever follows the run is told it ended."""
+        live = self._runs.pop(key, None)
         pump = self._pumps.pop(key, None)
         if pump is not None and not pump.done():
             pump.cancel()
+        if live is not None and live.ended is None:
+            live.end(Ended("broken", text="given up"))
 
     async def close(self) -> None:
         """Give up every channel: the clients on the hosts end, the containers go on."""

@@ -142,3 +142,14 @@ def test_a_host_keeps_channels_for_probes_kills_and_followers(
     if attached_at_most:
         next(iter(runs._runs.values())).finish(0)
         assert runs.room(host)  # an ended run holds no channel
+
+
+async def test_a_run_given_up_tells_its_followers_it_ended() -> None:
+    runs = attached.Attached(engine=None)  # type: ignore[arg-type]
+    run = live()
+    runs._runs[("app", "t1")] = run
+    token = run.changed.token()
+    runs.forget(("app", "t1"))
+    await asyncio.wait_for(Signal.wait(token), 1)
+    assert run.ended is not None and run.ended.kind == "broken"
+    assert not run.whole and runs.get(("app", "t1")) is None
