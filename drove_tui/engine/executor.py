@@ -1,9 +1,10 @@
 """The docker command lines of a task's life, all built through `Command` (quoted part by part).
 
-Few round trips per task matter (each is an SSH channel): the pull is skipped when the image
-is present; the host lock, the capacity re-check and `docker run --detach` (create and start
-in one docker call) are one script; the log capture and the removal are another. Secrets
-never reach a command line: the environment goes through `--env-file /dev/stdin`.
+Few docker calls per task: the pull is skipped when the image is present; the host lock, the
+capacity re-check and `docker run` (attached, or `--detach`: create and start in one docker
+call) are one script; the removal (after a log capture when the output was not all seen) is
+another. Secrets never reach a command line: the environment goes through
+`--env-file /dev/stdin`.
 """
 
 from __future__ import annotations
