@@ -54,6 +54,11 @@ async def drive(engine: Engine, app: str, task_id: str) -> None:
             step = None  # nothing was created: nothing to clean up
         if step is None:
             engine.capacity.forget_allocation(record)
+            live = engine.attached.get(record.key)
+            if live is not None and live.lines and record.state is S.LOST:
+                # Never removed, so nothing was kept: keep what its channel saw (the whole
+                # output replaces it, should its container turn up again).
+                await asyncio.to_thread(engine.logs_store.write, live.lines)
             engine.attached.forget(record.key)
             return
         try:

@@ -75,6 +75,11 @@ class LogStore:
             with os.fdopen(fd, "ab") as out:
                 out.write(data[-self.max_bytes :])
 
+    def replace(self, app: str, task_id: str, lines: Iterable[LogLine]) -> None:
+        """Keep `lines` as the task's whole output, instead of what was kept before."""
+        self.delete(app, task_id)
+        self.write(lines)
+
     def read(self, app: str, task_id: str, *, tail: int | None = None) -> list[LogLine]:
         """The kept lines, oldest first (the rotated copy first), the last `tail` if given."""
         path = self.path(app, task_id)

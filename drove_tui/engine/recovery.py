@@ -194,11 +194,12 @@ async def report_zombies(engine: Engine, host: str, containers: list[ManagedCont
         )
         config = engine.inventory.host(host)
         if reap and config is not None:
-            await _remove_zombie(engine, config, container, keep=same_run)
+            lost = record is not None and record.state is S.LOST
+            await _remove_zombie(engine, config, container, keep=same_run, partial=lost)
 
 
 async def _remove_zombie(
-    engine: Engine, host: HostConfig, container: ManagedContainer, *, keep: bool
+    engine: Engine, host: HostConfig, container: ManagedContainer, *, keep: bool, partial: bool
 ) -> None:
     transport = engine.cluster.transport(host)
     try:
@@ -210,6 +211,11 @@ async def _remove_zombie(
         log.info("zombie %s on %s not removed: %s", container.name, host.name, err)
         return
     app, task_id = container.app, container.task_id
-    if keep and done.ok and not engine.logs_store.path(app, task_id).exists():
+    if not keep or not done.ok:
+        return
+    # A LOST task was never removed, so what is kept of it (what its channel saw before the
+    # host went silent, if anything) is partial: docker's whole log replaces it. Any other
+    # task's kept output stands.
+    if partial or not engine.logs_store.path(app, task_id).exists():
         lines = merge_capture(app, task_id, done.stdout, done.stderr)
-        await asyncio.to_thread(engine.logs_store.write, lines)
+        await asyncio.to_thread(engine.logs_store.replace, app, task_id, lines)

@@ -14,6 +14,7 @@ from drove_tui.cluster.command import Command
 from drove_tui.cluster.transport import RunResult
 from drove_tui.engine import executor
 from drove_tui.engine.engine import Engine
+from drove_tui.engine.signals import Signal
 from drove_tui.models.states import TaskState, TaskStatus
 from tests.conftest import Sandbox
 from tests.integration.test_engine_lifecycle import (
@@ -143,3 +144,29 @@ async def test_a_kill_while_the_create_waits_for_the_host_lock_cancels_at_once(
     assert done.result is not None
     assert (done.result.status, done.result.exit_code) == (TaskStatus.CANCELLED, -1)
     assert took < 15  # not once the lock is let go
+
+
+async def test_a_task_lost_with_its_host_keeps_what_its_channel_saw(
+    sandbox: Sandbox, tmp_path: Path
+) -> None:
+    script = "echo first; echo second >&2; sleep 30"
+    inv = inventory(sandbox, grace_period_s=3)
+    async with Engine.open(inv, tmp_path / "state.db") as engine:
+        await engine.submit(spec(sandbox, "att5", ["sh", "-c", script]), pin_host=HOST)
+        await wait_state(engine, "it", "att5", S.RUNNING)
+        live = engine.attached.get(("it", "att5"))
+        assert live is not None
+        async with asyncio.timeout(20):
+            while len(live.lines) < 2:
+                token = live.changed.token()
+                if len(live.lines) < 2:
+                    await Signal.wait(token)
+        sandbox.cut(HOST)
+        try:
+            done = await asyncio.wait_for(engine.wait("it", "att5"), 90)
+        finally:
+            sandbox.heal(HOST)
+        kept = sorted(line.text for line in engine.logs_store.read("it", "att5"))
+    remove_leftovers(sandbox, "it")  # its container goes on after the heal
+    assert done.state is S.LOST
+    assert kept == ["first", "second"]

@@ -50,8 +50,12 @@ def on_every_host(sandbox: Sandbox, *argv: str) -> list[str]:
 
 
 def remove_leftovers(sandbox: Sandbox, app: str) -> None:
-    """Containers a failed earlier run left behind would hold cores (as they should)."""
-    script = f"docker ps -aq --filter label=drove.app={app} | xargs -r docker rm -f"
+    """Containers a failed earlier run left behind would hold cores (as they should), and
+    so would their reservations for two minutes (the hosts share this machine's /tmp)."""
+    script = (
+        f"for c in $(docker ps -a --filter label=drove.app={app} --format '{{{{.Names}}}}');"
+        ' do docker rm -f "$c" >/dev/null; rm -f /tmp/drove-tui-*.d/"$c"; done'
+    )
     on_every_host(sandbox, "sh", "-c", script)
 
 

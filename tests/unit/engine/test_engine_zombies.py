@@ -10,6 +10,7 @@ from test_engine_kill_requests import created, engine
 
 from drove_tui.cluster.transport import RunResult
 from drove_tui.engine import executor, recovery
+from drove_tui.engine.logs import merge_capture
 from drove_tui.models.host import ManagedContainer
 from drove_tui.models.states import TaskResult, TaskState
 
@@ -54,5 +55,22 @@ async def test_an_exited_zombie_is_removed_with_its_output_kept_a_running_one_is
         eng._sighted.clear()
         await recovery.report_zombies(eng, "h1", [running])
         assert "rm -f -v" in fake.asked[-1] and fake.asked[-1].endswith(f" {running.name}")
+    finally:
+        eng.store.close()
+
+
+async def test_a_lost_tasks_partial_copy_is_replaced_by_its_zombies_whole_log(
+    tmp_path: Path,
+) -> None:
+    eng = engine(tmp_path / "state.db")
+    fake = FakeHost(answer)
+    eng.cluster.transport = lambda _host: fake  # type: ignore[method-assign,assignment,return-value]
+    lost = created(eng, "cut", state=S.LOST, host="h1", result=TaskResult.lost())
+    # What its channel saw before the host went silent.
+    eng.logs_store.write(merge_capture("app", "cut", b"2026-01-01T00:00:00Z first words\n", b""))
+    try:
+        zombie = container(eng, "cut", lost.instance_id, running=False)
+        await recovery.report_zombies(eng, "h1", [zombie])
+        assert [line.text for line in eng.logs_store.read("app", "cut")] == ["last words"]
     finally:
         eng.store.close()
