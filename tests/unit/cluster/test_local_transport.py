@@ -95,3 +95,15 @@ async def test_stream_passes_a_line_longer_than_the_reader_limit_without_hanging
             got.append(line)
     assert got[-1] == b"done"
     assert b"".join(got[:-1]) == b"a" * size
+
+
+async def test_run_with_on_line_hands_over_lines_as_they_come_and_the_status() -> None:
+    seen: list[tuple[str, bytes]] = []
+    script = 'read -r a; echo "got $a"; echo oops >&2; printf tail; exit 4'
+    done = await LocalTransport().run(
+        Command("sh", "-c", script), stdin=b"input\n", on_line=lambda s, b: seen.append((s, b))
+    )
+    assert done.exit_status == 4
+    assert (done.stdout, done.stderr) == (b"", b"")
+    assert [b for s, b in seen if s == "stdout"] == [b"got input", b"tail"]
+    assert [b for s, b in seen if s == "stderr"] == [b"oops"]
