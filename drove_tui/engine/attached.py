@@ -1,13 +1,15 @@
 """Tasks run attached: the create script ends in `docker run` without --detach, so one SSH
 channel carries the task's whole life. Its stdout and stderr arrive live (no `docker logs` of
-its own), its exit status is the container's (no wait for an event), and what it printed is
-kept from that stream (no log capture before the removal). A task costs three docker calls:
-the census, `docker run` and `docker rm`.
+its own), the script's closing marker gives the exit code (see executor.CREATE_SCRIPT), and
+what it printed is kept from that stream (no log capture before the removal). A task costs
+three docker calls: the census, `docker run` and `docker rm` (and an inspect when the exit
+code is not 0).
 
 Whatever the channel cannot tell falls back to the detached way of watching a task: the host's
 event stream and probes give the exit, and the removal captures `docker logs` first. That is
 the case after a restart (the container is adopted), when the channel breaks, when the client
-on the host died, and when a task printed more than KEEP_BYTES (the local copy must be whole).
+on the host or the script itself ended before the container, and when a task printed more
+than KEEP_BYTES (the local copy must be whole).
 """
 
 from __future__ import annotations
