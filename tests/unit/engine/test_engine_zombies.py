@@ -10,6 +10,7 @@ from test_engine_kill_requests import created, engine
 
 from drove_tui.cluster.transport import RunResult
 from drove_tui.engine import executor, recovery
+from drove_tui.engine.engine import Engine
 from drove_tui.engine.logs import merge_capture
 from drove_tui.models.host import ManagedContainer
 from drove_tui.models.states import TaskResult, TaskState
@@ -36,12 +37,18 @@ def container(eng: object, task_id: str, instance_id: str, *, running: bool) -> 
     )
 
 
-async def test_an_exited_zombie_is_removed_with_its_output_kept_a_running_one_is_not(
-    tmp_path: Path,
-) -> None:
+def engine_on_fake_host(tmp_path: Path) -> tuple[Engine, FakeHost]:
+    """An engine whose every host answers as `answer` says."""
     eng = engine(tmp_path / "state.db")
     fake = FakeHost(answer)
     eng.cluster.transport = lambda _host: fake  # type: ignore[method-assign,assignment,return-value]
+    return eng, fake
+
+
+async def test_an_exited_zombie_is_removed_with_its_output_kept_a_running_one_is_not(
+    tmp_path: Path,
+) -> None:
+    eng, fake = engine_on_fake_host(tmp_path)
     lost = created(eng, "dead", state=S.LOST, host="h1", result=TaskResult.lost())
     alive = created(eng, "alive", state=S.LOST, host="h1", result=TaskResult.lost())
     exited = container(eng, "dead", lost.instance_id, running=False)
@@ -62,9 +69,7 @@ async def test_an_exited_zombie_is_removed_with_its_output_kept_a_running_one_is
 async def test_a_lost_tasks_partial_copy_is_replaced_by_its_zombies_whole_log(
     tmp_path: Path,
 ) -> None:
-    eng = engine(tmp_path / "state.db")
-    fake = FakeHost(answer)
-    eng.cluster.transport = lambda _host: fake  # type: ignore[method-assign,assignment,return-value]
+    eng, _ = engine_on_fake_host(tmp_path)
     lost = created(eng, "cut", state=S.LOST, host="h1", result=TaskResult.lost())
     # What its channel saw before the host went silent.
     eng.logs_store.write(merge_capture("app", "cut", b"2026-01-01T00:00:00Z first words\n", b""))
