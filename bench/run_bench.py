@@ -12,6 +12,8 @@ started by the warm-up run, as Ansible's ControlPersist master is by its warm-up
 with DROVE_TUI_WARM=0 (every run a cold process that connects and probes by itself).
 
 Goals: (a) within 1.5x of ssh; (b) within 1.2x of parallel ssh and 3x faster than Ansible.
+The (b) contenders run side by side, one of each per round in a rotating order, and their
+ratios are medians of the ratios within each round (this machine's speed drifts).
 
     DROVE_SANDBOX_DIR=/var/tmp/sb-runbench DROVE_SANDBOX_SUBNET=127.0.10 \\
     DROVE_SANDBOX_REGISTRY_PORT=5010 .venv/bin/python bench/run_bench.py --hosts 8
