@@ -3,6 +3,7 @@ reservations, less the containers it removed since the host's last probe."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 
 from drove_tui.engine import executor
@@ -11,6 +12,16 @@ from drove_tui.engine.signals import Signal
 from drove_tui.models.host import HostStatus, ManagedContainer, offered_capacity
 from drove_tui.models.inventory import Inventory
 from drove_tui.models.task import TaskRecord
+
+# The create script counts the engine's view of a host's containers instead of asking
+# `docker ps` while that view is this fresh. A container made since the probe is counted by
+# its reservation instead, which each create writes under the host lock and which counts for
+# two minutes: this bound leaves 75 s of that for the script's wait for the lock (30 s at
+# most) and the way there.
+CENSUS_MAX_AGE_S = 45.0
+# Beyond this the script asks docker: the census travels in the ssh command line, whose one
+# argument Linux caps at 128 KiB.
+CENSUS_MAX_BYTES = 32 * 1024
 
 
 class Capacity:
@@ -37,6 +48,31 @@ class Capacity:
             held += [c for i, c in self._reserved.get(host.name, {}).items() if i not in seen]
             views.append(HostView(host, status.state, facts, tuple(held)))
         return views
+
+    def census(self, host_name: str) -> str | None:
+        """The host's managed containers as the create script counts them (`NAME cores numa
+        memory` lines): its last good probe's listing, less the containers this process
+        removed since. None (the script asks docker) when that probe is older than
+        CENSUS_MAX_AGE_S or the list too long.
+
+        A container made after that probe is missed here, and counted by its reservation:
+        every drove-tui create writes one under the host lock. A container removed by
+        another process since is still counted: the create finds no room, and the task
+        waits for a fresh probe."""
+        status = self._status(host_name)
+        facts = status.facts
+        if facts is None or status.checked_at is None:
+            return None
+        if time.time() - status.checked_at > CENSUS_MAX_AGE_S:
+            return None
+        gone = self._released.get(host_name, set())
+        lines = [
+            f"{c.name} {','.join(str(core) for core in c.cores) or '-'} {c.numa} {c.memory_mb}"
+            for c in facts.containers
+            if c.instance_id not in gone
+        ]
+        text = "".join(f"{line}\n" for line in lines)
+        return text if len(text.encode()) <= CENSUS_MAX_BYTES else None
 
     def node_memory_mb(self, host_name: str, numa: int) -> int:
         """Memory offered by one NUMA node of the host (for the locked re-check)."""

@@ -50,19 +50,22 @@ exec $d pull "$img"
 # FILE CMD`, whose child can outlive a killed parent with the lock held), check the chosen
 # cores and memory against every allocation on the host, reserve them, create.
 #
-# The census is every managed container `docker ps` lists (the labels are the truth) plus
-# the reservations younger than two minutes: creates in flight, run attached after the lock
-# was let go, whose container docker may not list yet. A reservation whose container is gone
-# and that is older than that is dropped (its remover was killed).
+# The census is every managed container on the host plus the reservations younger than two
+# minutes: creates in flight, run attached after the lock was let go, whose container docker
+# may not list yet. The containers are the engine's own view when it sends one (its last
+# probe's listing, less what it removed since: see Capacity.census), else what `docker ps`
+# lists now (the labels are the truth). A reservation whose container is gone and that is
+# older than two minutes is dropped (its remover was killed).
 #
 # $1 prefix $2 name $3 cores "0,1" $4 numa $5 memory MB $6 cpu multiplier $7 node memory MB
-# $8 lock wait s $9 mode; $10 marker tag; then the `docker create` arguments. Modes:
+# $8 lock wait s $9 mode; $10 marker tag; $11 the containers (`NAME cores numa memory`
+# lines), or "-" to ask docker; then the `docker create` arguments. Modes:
 # - create: only create (configs are copied in before the start);
 # - detach: `docker run --detach`, create and start in one docker call;
 # - attach: `docker run` attached (see below), its output streaming through this channel.
 CREATE_SCRIPT = (
     """d=$1; name=$2; want=$3; numa=$4; mem=$5; mult=$6; cap=$7; wait=$8; mode=$9
-shift 9; tag=$1; shift
+shift 9; tag=$1; known=$2; shift 2
 say() { [ "$mode" = attach ] && printf '%s %s\\n' "$tag" "$*" >&2; }
 fail() { say fail "$1"; exit "$1"; }
 """
@@ -74,9 +77,13 @@ fail() { say fail "$1"; exit "$1"; }
 exec 9<"$lock"
 flock -w "$wait" 9 || {
   echo "timed out after $wait s waiting for the host lock $lock" >&2; fail 75; }
-fmt='{{.Names}} {{.Label "drove.cores"}} {{.Label "drove.numa"}} {{.Label "drove.memory_mb"}}'
-census=$($d ps -a --filter label=drove.managed=1 --format "$fmt" </dev/null) || {
-  echo "docker ps failed" >&2; fail 1; }
+if [ "$known" = - ]; then
+  fmt='{{.Names}} {{.Label "drove.cores"}} {{.Label "drove.numa"}} {{.Label "drove.memory_mb"}}'
+  census=$($d ps -a --filter label=drove.managed=1 --format "$fmt" </dev/null) || {
+    echo "docker ps failed" >&2; fail 1; }
+else
+  census=$known
+fi
 old=$(find "$resv" -type f -mmin +2 2>/dev/null)
 for f in "$resv"/*; do
   case "
@@ -282,9 +289,12 @@ def create(
     lock_wait_s: float,
     mode: CreateMode,
     tag: str = "-",
+    census: str | None = None,
 ) -> Command:
-    """Under the host lock: re-check the allocation against live labels, then create (and
-    start, detached or attached, per `mode`); `tag` starts the attached mode's markers."""
+    """Under the host lock: re-check the allocation against every container on the host,
+    then create (and start, detached or attached, per `mode`); `tag` starts the attached
+    mode's markers. `census`: the host's containers as `NAME cores numa memory` lines (see
+    Capacity.census); None asks `docker ps` on the host."""
     return Command.script(
         CREATE_SCRIPT,
         host.docker,
@@ -297,6 +307,7 @@ def create(
         max(1, int(lock_wait_s)),
         mode,
         tag,
+        "-" if census is None else census,
         *args,
     )
 

@@ -39,6 +39,7 @@ Step = Callable[["Engine", TaskRecord], Awaitable[None]]
 CREATE_TIMEOUT_S = 120.0
 DOCKER_TIMEOUT_S = 60.0
 CHANNEL_END_WAIT_S = 10.0
+LOCK_WAIT_S = 30.0  # the create script's wait for the host lock (see Capacity.census)
 # A safety net only: waits are woken by signals; this bounds a missed wake-up.
 IDLE_RECHECK_S = 5.0
 
@@ -202,7 +203,16 @@ async def starting(engine: Engine, record: TaskRecord) -> None:
         await _start_attached(engine, record, host, args, node_memory, env)
         return
     mode: executor.CreateMode = "detach" if tar is None else "create"
-    cmd = executor.create(host, record, args, node_memory_mb=node_memory, lock_wait_s=30, mode=mode)
+    census = engine.capacity.census(host.name)
+    cmd = executor.create(
+        host,
+        record,
+        args,
+        node_memory_mb=node_memory,
+        lock_wait_s=LOCK_WAIT_S,
+        mode=mode,
+        census=census,
+    )
     try:
         done = await transport.run(cmd, stdin=env, timeout=CREATE_TIMEOUT_S)
         if done.exit_status == 0 and tar is not None:
@@ -227,8 +237,16 @@ async def _start_attached(
     """Open the task's channel, then wait until the container has started (its start event,
     a probe, its first line or its exit) or the channel says why it did not."""
     tag = f"@drove-{secrets.token_hex(8)}"
+    census = engine.capacity.census(host.name)
     cmd = executor.create(
-        host, record, args, node_memory_mb=node_memory, lock_wait_s=30, mode="attach", tag=tag
+        host,
+        record,
+        args,
+        node_memory_mb=node_memory,
+        lock_wait_s=LOCK_WAIT_S,
+        mode="attach",
+        tag=tag,
+        census=census,
     )
     live = engine.attached.start(record, host, cmd, env=env, tag=tag)
     name = executor.container_name(record.instance_id)

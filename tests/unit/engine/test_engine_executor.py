@@ -134,13 +134,27 @@ class Host:
         )
         return done.returncode, done.stderr.decode()
 
-    def create(self, cores: str, mem: int, mode: executor.CreateMode = "detach") -> tuple[int, str]:
-        """Run CREATE_SCRIPT for a task on `cores` with `mem` MB."""
+    def create(
+        self,
+        cores: str,
+        mem: int,
+        mode: executor.CreateMode = "detach",
+        census: str | None = None,
+    ) -> tuple[int, str]:
+        """Run CREATE_SCRIPT for a task on `cores` with `mem` MB (`census`: the engine's
+        view of the host's containers; None: the script asks `docker ps`)."""
         spec = TaskSpec.model_validate(SPEC)
         rec = record(spec).model_copy(update={"cores": [int(c) for c in cores.split(",")]})
         rec = rec.model_copy(update={"memory_mb": mem})
         cmd = executor.create(
-            self.config, rec, ["img"], node_memory_mb=1000, lock_wait_s=5, mode=mode, tag="@T"
+            self.config,
+            rec,
+            ["img"],
+            node_memory_mb=1000,
+            lock_wait_s=5,
+            mode=mode,
+            tag="@T",
+            census=census,
         )
         return self.run(cmd)
 
@@ -193,6 +207,57 @@ def test_create_rechecks_live_allocations_under_the_host_lock(
         assert mine.exists() == (expected == 0)
     finally:
         fake.cleanup()
+
+
+@pytest.mark.parametrize(
+    ("census", "expected"),
+    [
+        ("", 0),
+        ("drove-x 2,3 0 100\n", executor.NO_ROOM),
+        ("drove-x - 0 800\n", executor.NO_ROOM),  # no cores label: its memory still counts
+        ("drove-app-t1-abcd1234 1,2 0 256\n", executor.ALREADY_EXISTS),
+    ],
+)
+def test_the_engines_census_is_counted_instead_of_asking_docker(
+    tmp_path: Path, census: str, expected: int
+) -> None:
+    # docker's own list would say the opposite of the engine's view: it is never asked.
+    fake = Host(tmp_path, census="" if expected else "drove-y 1 0 900\n")
+    try:
+        code, err = fake.create("1,2", 256, census=census)
+        assert code == expected, err
+        assert "ps" not in fake.calls()
+        assert any(c.startswith("run ") for c in fake.calls()) == (expected == 0)
+    finally:
+        fake.cleanup()
+
+
+def test_without_the_engines_census_docker_is_asked(tmp_path: Path) -> None:
+    fake = Host(tmp_path, census="drove-y 1 0 100\n")
+    try:
+        code, err = fake.create("1,2", 256, census=None)
+        assert code == executor.NO_ROOM
+        assert "core 1 is already taken" in err
+        assert "ps" in fake.calls()
+    finally:
+        fake.cleanup()
+
+
+def test_reservations_count_beside_the_engines_census(host: Host) -> None:
+    # Another process's create since the engine's last probe: only its reservation says so.
+    host.reserve("drove-inflight 2 0 100")
+    code, err = host.create("1,2", 256, census="drove-x 3 0 100\n")
+    assert code == executor.NO_ROOM
+    assert "core 2 is already taken" in err
+
+
+def test_a_stale_reservation_missing_from_the_engines_census_is_dropped(host: Host) -> None:
+    host.reserve("drove-gone 2 0 100", minutes_old=5)
+    host.reserve("drove-live 3 0 100", minutes_old=5)
+    code, err = host.create("1,2", 256, census="drove-live 3 0 100\n")
+    assert code == 0, err
+    assert not (host.reservations / "drove-gone").exists()
+    assert (host.reservations / "drove-live").exists()
 
 
 def test_a_fresh_reservation_holds_its_cores_before_docker_lists_the_container(

@@ -1,0 +1,98 @@
+"""Two stores race for the same cores of one sandbox host (docs/engine.md, "The census").
+
+The create script counts the engine's own view of the host's containers (its last probe)
+instead of asking `docker ps`. A container another process made after that probe is missing
+from the view; its reservation, written under the host lock, must still stop a second
+create on the same cores.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from drove_tui.engine.capacity import CENSUS_MAX_AGE_S
+from drove_tui.engine.engine import Engine
+from drove_tui.loaders.inventory_file import load_inventory
+from drove_tui.models.inventory import Inventory
+from drove_tui.models.spec import TaskSpec
+from drove_tui.models.states import TERMINAL, TaskState
+
+if TYPE_CHECKING:  # the fixture provides it
+    from tests.conftest import Sandbox
+
+APP = "censustest"
+HOST = "host1"
+
+
+def inventory(sandbox: Sandbox, probe_interval_s: float) -> Inventory:
+    inv = load_inventory(sandbox.inventory_path, ssh_config=sandbox.ssh_config)
+    settings = inv.settings.model_copy(update={"probe_interval_s": probe_interval_s})
+    return inv.model_copy(update={"settings": settings})
+
+
+def every_core(sandbox: Sandbox, task: str, cores: int) -> TaskSpec:
+    return TaskSpec.model_validate(
+        {
+            "sourceAppName": APP,
+            "taskId": task,
+            "executable": {"type": "DOCKER", "url": sandbox.image},
+            "resources": [{"type": "CPU", "count": cores}, {"type": "MEMORY", "sizeInMB": 64}],
+            "args": ["sh", "-c", "sleep 300"],
+        }
+    )
+
+
+async def until(engine: Engine, task: str, state: TaskState) -> None:
+    async with asyncio.timeout(120):
+        while (record := engine.get(APP, task)).state is not state:
+            assert record.state not in TERMINAL, record
+            await asyncio.sleep(0.05)
+
+
+async def test_a_create_the_other_stores_view_misses_is_stopped_by_its_reservation(
+    sandbox: Sandbox, tmp_path: Path
+) -> None:
+    leftovers = f"docker ps -aq --filter label=drove.app={APP} | xargs -r docker rm -f"
+    sandbox.run_ssh(HOST, "sh", "-c", leftovers)
+    ta, tb = f"a{uuid.uuid4().hex[:8]}", f"b{uuid.uuid4().hex[:8]}"
+    # B probes seldom (its view stays in use, being younger than CENSUS_MAX_AGE_S): after
+    # its first probe, B never sees A's container until it asks for a fresh probe.
+    slow = CENSUS_MAX_AGE_S - 5
+    async with (
+        Engine.open(inventory(sandbox, 1), tmp_path / "a.db") as a,
+        Engine.open(inventory(sandbox, slow), tmp_path / "b.db") as b,
+    ):
+        try:
+            await b.probe(HOST)
+            facts = b.watch.status(HOST).facts
+            assert facts is not None
+            cores = facts.cores  # every core of the host, for each task
+            await a.submit(every_core(sandbox, ta, cores), pin_host=HOST)
+            await until(a, ta, TaskState.RUNNING)
+            started_a = a.get(APP, ta).started_at
+            assert started_a is not None
+            assert b.watch.probed_at(HOST) < started_a  # B's view predates A's container
+
+            await b.submit(every_core(sandbox, tb, cores), pin_host=HOST)
+            async with asyncio.timeout(60):
+                while "has no room right now" not in (b.get(APP, tb).reason or ""):
+                    assert b.get(APP, tb).state is not TaskState.RUNNING
+                    await asyncio.sleep(0.05)
+            reason = b.get(APP, tb).reason or ""
+            assert "is already taken on this host" in reason, reason  # the script said so
+
+            await a.kill(APP, ta)
+            stopped_a = await a.wait(APP, ta)
+            await until(b, tb, TaskState.RUNNING)
+            started_b = b.get(APP, tb).started_at
+            assert started_b is not None and stopped_a.updated_at <= started_b
+        finally:
+            for engine, task in ((a, ta), (b, tb)):
+                record = engine.store.get_task(APP, task)
+                if record is not None and not record.terminal:
+                    await engine.kill(APP, task)
+            async with asyncio.timeout(120):
+                await asyncio.gather(a.wait(APP, ta), b.wait(APP, tb))
