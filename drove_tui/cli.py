@@ -10,6 +10,7 @@ import argparse
 import importlib
 import sys
 from collections.abc import Sequence
+from typing import NoReturn
 
 from drove_tui.errors import DroveError, ExitCode
 
@@ -82,9 +83,23 @@ def common_options() -> argparse.ArgumentParser:
     return common
 
 
-def build_parser() -> argparse.ArgumentParser:
+class _DoubtError(Exception):
+    """The short parser of a `--run` line met something it does not know."""
+
+
+class _RunParser(argparse.ArgumentParser):
+    """The root parser without the commands: on any error the whole parser parses again and
+    says it in its own words."""
+
+    def error(self, message: str) -> NoReturn:
+        raise _DoubtError(message)
+
+
+def build_parser(*, commands: bool = True) -> argparse.ArgumentParser:
+    """The root parser; without `commands`, only what `--run` needs (none of the command
+    modules is imported: a warm run starts sooner)."""
     common = common_options()
-    parser = argparse.ArgumentParser(
+    parser = (argparse.ArgumentParser if commands else _RunParser)(
         prog="drove-tui",
         description="Agentless cluster manager for short-lived container tasks (Drove's task "
         "model). With no command it opens the terminal app.",
@@ -113,6 +128,9 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="run in this process, not on the warm server (also DROVE_TUI_WARM=0)",
     )
+    if not commands:
+        parser.set_defaults(command=None)
+        return parser
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in COMMAND_MODULES:
         module = importlib.import_module(f"drove_tui.commands.{name}")
@@ -127,9 +145,23 @@ def _version() -> str:
     return f"drove-tui {__version__}"
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def parse(argv: Sequence[str]) -> tuple[argparse.ArgumentParser, argparse.Namespace]:
+    """The parsed command line. A plain `--run` line (no command name, no help) is parsed
+    without the commands; anything else, or anything that parser doubts, by the whole one."""
+    if any(a == "--run" or a.startswith("--run=") for a in argv) and not any(
+        a in COMMAND_MODULES or a in ("-h", "--help") for a in argv
+    ):
+        short = build_parser(commands=False)
+        try:
+            return short, short.parse_args(argv)
+        except _DoubtError:
+            pass
     parser = build_parser()
-    args = parser.parse_args(argv)
+    return parser, parser.parse_args(argv)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser, args = parse(sys.argv[1:] if argv is None else list(argv))
     if args.run is not None and args.command:
         parser.error(
             f"--run SPEC runs a task; it cannot be combined with the {args.command!r} command"
