@@ -35,7 +35,12 @@ START_FAILED = 78  # created, but it did not start (stderr: docker's text)
 # Where a docker endpoint's creates meet, for every drove-tui process (other stores and users
 # too): its lock, and its reservations (`NAME cores numa memory r`, one file per container,
 # written under the lock by each create and removed with the container). $d is set before.
-HOST_PATHS = """key=$(printf '%s %s' "${DOCKER_HOST:-default}" "$d" | cksum | cut -d ' ' -f 1)
+HOST_PATHS = """_k="${DOCKER_HOST:-default} $d"; key=
+while [ -n "$_k" ]; do
+  _r=${_k#?}; _c=${_k%"$_r"}; _k=$_r
+  case $_c in [A-Za-z0-9.-]) key=$key$_c ;; *) key=${key}_ ;; esac
+done
+[ ${#key} -le 200 ] || key=$(printf %s "$key" | cksum | cut -d ' ' -f 1)
 lock="/tmp/drove-tui-$key.lock"
 resv="/tmp/drove-tui-$key.d"
 """
@@ -84,31 +89,43 @@ if [ "$known" = - ]; then
 else
   census=$known
 fi
-old=$(find "$resv" -type f -mmin +2 2>/dev/null)
-for f in "$resv"/*; do
-  case "
-$old
-" in *"
-$f
-"*) ;; *) continue ;; esac
-  case "
-$census" in *"
-${f##*/} "*) ;; *) rm -f -- "$f" 2>/dev/null ;; esac
-done
-{ printf '%s\\n' "$census"; find "$resv" -type f -mmin -2 -exec cat {} + 2>/dev/null; } |
-awk -v me="$name" -v want="$want" -v numa="$numa" -v mem="$mem" -v mult="$mult" -v cap="$cap" '
-  NF == 0 || seen[$1]++ { next }
-  $1 == me { if ($5 != "r") found = 1; next }
-  { n = split($2, cs, ","); for (i = 1; i <= n; i++) used[cs[i]]++; if ($3 == numa) held += $4 }
+out=$(awk -v me="$name" -v want="$want" -v numa="$numa" -v mem="$mem" -v mult="$mult" \\
+  -v cap="$cap" '
+  function count(f) {
+    if (f[1] == me || seen[f[1]]++) return
+    k = split(f[2], cs, ","); for (j = 1; j <= k; j++) used[cs[j]]++
+    if (f[3] == numa) held += f[4]
+  }
+  BEGIN {
+    srand(); now = srand()
+    for (a = 1; a < ARGC; a++) files[a] = ARGV[a]
+    nfiles = ARGC - 1; ARGC = 1
+  }
+  NF == 0 { next }
+  { listed[$1] = 1; if ($1 == me) found = 1; split($0, f, " "); count(f) }
   END {
+    for (a = 1; a <= nfiles; a++) {
+      file = files[a]; base = file; sub(/.*\\//, "", base); line = ""
+      if ((getline line < file) < 0) continue
+      close(file)
+      n = split(line, f, " ")
+      if (now < 1000000000 || (n >= 6 && now - f[6] < 120)) count(f)
+      else if (!(base in listed) && base ~ /^[A-Za-z0-9_.-]+$/) stale = stale " " base
+    }
     if (found) exit 77
     k = split(want, w, ",")
     for (i = 1; i <= k; i++) if (used[w[i]] + 1 > mult) {
       print "core " w[i] " is already taken on this host" > "/dev/stderr"; exit 76 }
     if (held + mem > cap) {
       print "only " (cap - held) " MB are free on NUMA node " numa > "/dev/stderr"; exit 76 }
-  }' || fail $?
-printf '%s %s %s %s r\\n' "$name" "$want" "$numa" "$mem" >"$resv/$name" || fail 1
+    print now stale
+  }' "$resv"/* <<CENSUS
+$census
+CENSUS
+) || fail $?
+now=${out%% *}; stale=${out#"$now"}
+[ -z "$stale" ] || (cd "$resv" && rm -f -- $stale) 2>/dev/null
+printf '%s %s %s %s r %s\\n' "$name" "$want" "$numa" "$mem" "$now" >"$resv/$name" || fail 1
 case $mode in
 create)
   id=$($d create "$@") || { rm -f "$resv/$name"; exit 1; }

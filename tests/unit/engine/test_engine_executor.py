@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import base64
-import os
 import shutil
 import subprocess
 import time
@@ -159,12 +158,10 @@ class Host:
         return self.run(cmd)
 
     def reserve(self, line: str, *, minutes_old: int = 0) -> None:
+        """A reservation as CREATE_SCRIPT writes it: `NAME cores numa memory r EPOCH`."""
         self.reservations.mkdir(exist_ok=True)
         path = self.reservations / line.split()[0]
-        path.write_text(line + " r\n")
-        if minutes_old:
-            old = time.time() - minutes_old * 60
-            os.utime(path, (old, old))
+        path.write_text(f"{line} r {int(time.time()) - minutes_old * 60}\n")
 
     def calls(self) -> list[str]:
         calls = self.tmp / "calls"
@@ -297,6 +294,71 @@ def test_a_container_docker_lists_counts_without_any_reservation(tmp_path: Path)
         assert "core 1 is already taken" in err
     finally:
         fake.cleanup()
+
+
+def test_a_reservation_says_when_it_was_made_by_the_hosts_clock(host: Host) -> None:
+    before = int(time.time())
+    code, err = host.create("1,2", 256)
+    assert code == 0, err
+    name, cores, numa, memory, r, epoch = (
+        (host.reservations / "drove-app-t1-abcd1234").read_text().split()
+    )
+    assert (name, cores, numa, memory, r) == ("drove-app-t1-abcd1234", "1,2", "0", "256", "r")
+    assert before <= int(epoch) <= time.time() + 1
+
+
+def test_a_reservation_without_its_time_counts_as_stale(host: Host) -> None:
+    # Written by an older drove-tui (its age was the file's): never counted, dropped when
+    # its container is gone.
+    host.reservations.mkdir(exist_ok=True)
+    (host.reservations / "drove-older").write_text("drove-older 2 0 100 r\n")
+    code, err = host.create("1,2", 256)
+    assert code == 0, err
+    assert not (host.reservations / "drove-older").exists()
+
+
+def test_odd_file_names_in_the_reservations_folder_are_neither_run_nor_removed(
+    host: Host,
+) -> None:
+    # The folder is shared by every user of the host (sticky, like /tmp).
+    host.reservations.mkdir(exist_ok=True)
+    odd = ["$(touch pwned)", "a b", "*", "x;y"]
+    for name in [*odd, "-rf"]:
+        (host.reservations / name).write_text("x 9 0 1 r 1\n")  # stale, no container
+    code, err = host.create("1,2", 256)
+    assert code == 0, err
+    # A stale one with a plain name is dropped, even one that looks like an option.
+    assert sorted(p.name for p in host.reservations.iterdir()) == sorted(
+        [*odd, "drove-app-t1-abcd1234"]
+    )
+    assert not (host.tmp / "pwned").exists() and not Path("pwned").exists()
+
+
+@pytest.mark.parametrize(
+    "docker_host",
+    ["unix:///var/run/docker.sock", "ssh://u@h:22 x'y\"z", "tcp://h:2375/" + "p" * 300],
+)
+def test_the_host_lock_path_is_one_safe_file_per_docker_endpoint(docker_host: str) -> None:
+    def paths(env: dict[str, str]) -> str:
+        return subprocess.run(
+            [
+                "sh",
+                "-c",
+                'd="sudo docker"\n' + executor.HOST_PATHS + 'printf "%s|%s" "$lock" "$resv"',
+            ],
+            env={"PATH": "/usr/bin:/bin", **env},
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+
+    lock, resv = paths({"DOCKER_HOST": docker_host}).split("|")
+    assert lock.startswith("/tmp/drove-tui-") and lock.endswith(".lock")
+    key = lock.removeprefix("/tmp/drove-tui-").removesuffix(".lock")
+    assert resv == f"/tmp/drove-tui-{key}.d"
+    assert key and len(key) <= 200 and all(c.isalnum() or c in "._-" for c in key)
+    assert paths({"DOCKER_HOST": docker_host}) == paths({"DOCKER_HOST": docker_host})
+    assert paths({"DOCKER_HOST": docker_host + "2"}) != paths({"DOCKER_HOST": docker_host})
 
 
 def test_our_own_reservation_without_a_container_does_not_block_us(host: Host) -> None:
