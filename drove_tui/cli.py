@@ -106,6 +106,8 @@ def build_parser(*, commands: bool = True) -> argparse.ArgumentParser:
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
         parents=[common],
+        # The short parser takes no abbreviation (`--he` is --help): the whole one does.
+        allow_abbrev=commands,
     )
     parser.add_argument("--version", action="version", version=_version())
     run = parser.add_argument_group("headless run (see docs/cli.md)")

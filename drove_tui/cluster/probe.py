@@ -21,7 +21,8 @@ if TYPE_CHECKING:
     from drove_tui.models.inventory import HostConfig
 
 # Sections start with a line "@@name [arg]". Docker errors go to the @@docker section so a
-# DOCKER_DOWN host says why; container listing errors are dropped (docker_version covers it).
+# DOCKER_DOWN host says why; a listing that failed (docker ps or inspect) adds @@unlisted,
+# and @@now is the host's clock just before the listing (both for Capacity.census).
 PROBE_SCRIPT = r"""
 echo @@nproc; nproc 2>/dev/null || getconf _NPROCESSORS_ONLN
 echo @@uname; uname -m; uname -r
@@ -31,9 +32,10 @@ for d in /sys/devices/system/node/node[0-9]*; do
   echo "@@node ${d##*/node}"; cat "$d/cpulist"; grep MemTotal "$d/meminfo"
 done
 echo @@docker; "$@" version --format '{{.Server.Version}}' 2>&1; echo "@@docker_rc $?"
+echo @@now; date +%s
 echo @@containers
-ids=$("$@" ps -aq --no-trunc --filter label=drove.managed=1 2>/dev/null)
-[ -z "$ids" ] || "$@" inspect --format '{{.Id}}	{{.Name}}	{{.State.Running}}	{{.State.ExitCode}}	{{.State.FinishedAt}}	{{json .Config.Labels}}' $ids 2>/dev/null
+ids=$("$@" ps -aq --no-trunc --filter label=drove.managed=1 2>/dev/null) || echo @@unlisted
+[ -z "$ids" ] || "$@" inspect --format '{{.Id}}	{{.Name}}	{{.State.Running}}	{{.State.ExitCode}}	{{.State.FinishedAt}}	{{json .Config.Labels}}' $ids 2>/dev/null || echo @@unlisted
 echo @@end
 """  # noqa: E501 (one docker template line reads best unbroken)
 
@@ -131,6 +133,8 @@ def parse_probe(text: str) -> HostFacts:
     docker_rc = next((k for k in sections if k.startswith("docker_rc")), "docker_rc 1")
     docker_lines = [line for line in sections.get("docker", []) if line.strip()]
     docker_ok = docker_rc.split()[-1] == "0" and bool(docker_lines)
+    containers = [parse_container(line) for line in sections.get("containers", []) if line]
+    now = sections.get("now", [])
     return HostFacts(
         cores=sum(len(n.cores) for n in nodes),
         numa=nodes,
@@ -140,7 +144,9 @@ def parse_probe(text: str) -> HostFacts:
         kernel=kernel.strip(),
         docker_version=docker_lines[0].strip() if docker_ok else None,
         docker_error=None if docker_ok else (" ".join(docker_lines) or "docker did not answer"),
-        containers=[c for line in sections.get("containers", []) if (c := parse_container(line))],
+        containers=[c for c in containers if c is not None],
+        listed="unlisted" not in sections and None not in containers,
+        host_time=int(now[0]) if now and now[0].strip().isdigit() else None,
     )
 
 

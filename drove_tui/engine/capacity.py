@@ -9,19 +9,20 @@ from collections.abc import Callable
 from drove_tui.engine import executor
 from drove_tui.engine.placement import HostView, Placement
 from drove_tui.engine.signals import Signal
-from drove_tui.models.host import HostStatus, ManagedContainer, offered_capacity
+from drove_tui.models.host import HostState, HostStatus, ManagedContainer, offered_capacity
 from drove_tui.models.inventory import Inventory
 from drove_tui.models.task import TaskRecord
 
 # The create script counts the engine's view of a host's containers instead of asking
-# `docker ps` while that view is this fresh. A container made since the probe is counted by
-# its reservation instead, which each create writes under the host lock and which counts for
-# two minutes: this bound leaves 75 s of that for the script's wait for the lock (30 s at
-# most) and the way there.
+# `docker ps` while the probe behind it is this fresh. A container made since that probe is
+# counted by its reservation instead: each create writes one under the host lock, stamped by
+# the host's clock, and the script counts every reservation made after the probe's listing
+# (the host's own time of it travels with the view), whatever the wait since. The bound only
+# limits how long a container made outside drove-tui can go unseen.
 CENSUS_MAX_AGE_S = 45.0
-# Beyond this the script asks docker: the census travels in the ssh command line, whose one
-# argument Linux caps at 128 KiB.
-CENSUS_MAX_BYTES = 32 * 1024
+# Beyond this the script asks docker: the census travels in the ssh command line (Linux caps
+# one argument at 128 KiB, and the spec's own arguments need their room).
+CENSUS_MAX_BYTES = 16 * 1024
 
 
 class Capacity:
@@ -50,23 +51,28 @@ class Capacity:
         return views
 
     def census(self, host_name: str) -> str | None:
-        """The host's managed containers as the create script counts them (`NAME cores numa
-        memory` lines): its last good probe's listing, less the containers this process
-        removed since. None (the script asks docker) when that probe is older than
-        CENSUS_MAX_AGE_S or the list too long.
+        """The host's managed containers as the create script counts them: `@since TIME`
+        (the host's clock just before the listing), then `NAME cores numa memory` lines:
+        the last probe's listing, less the containers this process removed since. None
+        (the script asks docker) unless that probe was good (ONLINE), listed every managed
+        container, said the host's time, and is younger than CENSUS_MAX_AGE_S; or when the
+        list is too long for a command line.
 
-        A container made after that probe is missed here, and counted by its reservation:
+        A container made after that listing is missed here, and counted by its reservation:
         every drove-tui create writes one under the host lock. A container removed by
         another process since is still counted: the create finds no room, and the task
         waits for a fresh probe."""
         status = self._status(host_name)
         facts = status.facts
-        if facts is None or status.checked_at is None:
+        if status.state is not HostState.ONLINE or facts is None or status.last_ok is None:
             return None
-        if time.time() - status.checked_at > CENSUS_MAX_AGE_S:
+        if not facts.listed or facts.host_time is None:
+            return None
+        if time.time() - status.last_ok > CENSUS_MAX_AGE_S:
             return None
         gone = self._released.get(host_name, set())
-        lines = [
+        lines = [f"@since {facts.host_time}"]
+        lines += [
             f"{c.name} {','.join(str(core) for core in c.cores) or '-'} {c.numa} {c.memory_mb}"
             for c in facts.containers
             if c.instance_id not in gone

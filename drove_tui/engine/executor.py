@@ -33,8 +33,10 @@ ALREADY_EXISTS = 77  # the deterministic name is taken: this task's container ex
 START_FAILED = 78  # created, but it did not start (stderr: docker's text)
 
 # Where a docker endpoint's creates meet, for every drove-tui process (other stores and users
-# too): its lock, and its reservations (`NAME cores numa memory r`, one file per container,
-# written under the lock by each create and removed with the container). $d is set before.
+# too): its lock, and its reservations (`NAME cores numa memory r TIME`, TIME by the host's
+# clock, one file per container, written under the lock by each create and removed with the
+# container). Both are named after DOCKER_HOST and the docker command, every character but
+# letters, digits, `.` and `-` made `_` (by the shell alone: no process). $d is set before.
 HOST_PATHS = """_k="${DOCKER_HOST:-default} $d"; key=
 while [ -n "$_k" ]; do
   _r=${_k#?}; _c=${_k%"$_r"}; _k=$_r
@@ -56,15 +58,16 @@ exec $d pull "$img"
 # cores and memory against every allocation on the host, reserve them, create.
 #
 # The census is every managed container on the host plus the reservations younger than two
-# minutes: creates in flight, run attached after the lock was let go, whose container docker
-# may not list yet. The containers are the engine's own view when it sends one (its last
-# probe's listing, less what it removed since: see Capacity.census), else what `docker ps`
-# lists now (the labels are the truth). A reservation whose container is gone and that is
-# older than two minutes is dropped (its remover was killed).
+# minutes or made after the engine's listing: creates in flight, run attached after the lock
+# was let go, whose container docker may not list yet. The containers are the engine's own
+# view when it sends one (its last probe's listing, less what it removed since: see
+# Capacity.census), else what `docker ps` lists now (the labels are the truth). A
+# reservation that no longer counts and whose container is gone is dropped (its remover was
+# killed) by the next create that finds room.
 #
 # $1 prefix $2 name $3 cores "0,1" $4 numa $5 memory MB $6 cpu multiplier $7 node memory MB
-# $8 lock wait s $9 mode; $10 marker tag; $11 the containers (`NAME cores numa memory`
-# lines), or "-" to ask docker; then the `docker create` arguments. Modes:
+# $8 lock wait s $9 mode; $10 marker tag; $11 the containers (Capacity.census), or "-" to
+# ask docker; then the `docker create` arguments. Modes:
 # - create: only create (configs are copied in before the start);
 # - detach: `docker run --detach`, create and start in one docker call;
 # - attach: `docker run` attached (see below), its output streaming through this channel.
@@ -79,6 +82,7 @@ fail() { say fail "$1"; exit "$1"; }
 # reservations' folder is shared the way /tmp is (sticky).
 [ -e "$lock" ] || : >>"$lock"
 [ -d "$resv" ] || { mkdir -p "$resv" && chmod 1777 "$resv"; } 2>/dev/null
+[ -h "$resv" ] && { echo "$resv is a symbolic link: remove it" >&2; fail 1; }
 exec 9<"$lock"
 flock -w "$wait" 9 || {
   echo "timed out after $wait s waiting for the host lock $lock" >&2; fail 75; }
@@ -89,28 +93,42 @@ if [ "$known" = - ]; then
 else
   census=$known
 fi
-out=$(awk -v me="$name" -v want="$want" -v numa="$numa" -v mem="$mem" -v mult="$mult" \\
+# The census, then every reservation whose name docker could have given (other names are
+# someone else's files: never read, never removed), each read by the shell itself: a
+# directory, FIFO or link there is skipped, never opened.
+out=$({ printf '%s\\n' "$census"
+  for f in "$resv"/*; do
+    case ${f##*/} in *[!A-Za-z0-9_.-]*) continue ;; esac
+    [ -f "$f" ] && [ ! -h "$f" ] && read -r l <"$f" && printf '@r %s %s\\n' "${f##*/}" "$l"
+  done; } | awk -v me="$name" -v want="$want" -v numa="$numa" -v mem="$mem" -v mult="$mult" \\
   -v cap="$cap" '
   function count(f) {
     if (f[1] == me || seen[f[1]]++) return
     k = split(f[2], cs, ","); for (j = 1; j <= k; j++) used[cs[j]]++
     if (f[3] == numa) held += f[4]
   }
+  function seconds(t) { return t >= 1000000000 && t < 100000000000 }
   BEGIN {
+    # The time: srand() gives the previous seed, and seeds from the clock; some awks use
+    # another unit than seconds: then date says it.
     srand(); now = srand()
-    for (a = 1; a < ARGC; a++) files[a] = ARGV[a]
-    nfiles = ARGC - 1; ARGC = 1
+    if (!seconds(now)) { now = 0; cmd = "date +%s"; cmd | getline now; close(cmd) }
+    timed = seconds(now)
   }
   NF == 0 { next }
+  $1 == "@since" { since = $2 + 0; next }
+  $1 == "@r" { base[++nr] = $2; sub(/^@r [^ ]* /, ""); line[nr] = $0; next }
   { listed[$1] = 1; if ($1 == me) found = 1; split($0, f, " "); count(f) }
   END {
-    for (a = 1; a <= nfiles; a++) {
-      file = files[a]; base = file; sub(/.*\\//, "", base); line = ""
-      if ((getline line < file) < 0) continue
-      close(file)
-      n = split(line, f, " ")
-      if (now < 1000000000 || (n >= 6 && now - f[6] < 120)) count(f)
-      else if (!(base in listed) && base ~ /^[A-Za-z0-9_.-]+$/) stale = stale " " base
+    # A reservation counts for two minutes, and whatever its age when it was made after the
+    # engine listed the containers (the create waited), both by the clock of the host. Without
+    # a time (an older drove-tui wrote it) it counts as old.
+    if (since == "") since = now
+    for (i = 1; i <= nr; i++) {
+      n = split(line[i], f, " ")
+      t = (n >= 6 && f[5] == "r" && f[6] ~ /^[0-9]+$/) ? f[6] + 0 : -1
+      if (!timed || (t >= 0 && (now - t < 120 || t >= since - 5))) count(f)
+      else if (!(base[i] in listed)) stale = stale " " base[i]
     }
     if (found) exit 77
     k = split(want, w, ",")
@@ -118,11 +136,8 @@ out=$(awk -v me="$name" -v want="$want" -v numa="$numa" -v mem="$mem" -v mult="$
       print "core " w[i] " is already taken on this host" > "/dev/stderr"; exit 76 }
     if (held + mem > cap) {
       print "only " (cap - held) " MB are free on NUMA node " numa > "/dev/stderr"; exit 76 }
-    print now stale
-  }' "$resv"/* <<CENSUS
-$census
-CENSUS
-) || fail $?
+    printf "%.0f%s\\n", (timed ? now : 0), (timed ? stale : "")
+  }') || fail $?
 now=${out%% *}; stale=${out#"$now"}
 [ -z "$stale" ] || (cd "$resv" && rm -f -- $stale) 2>/dev/null
 printf '%s %s %s %s r %s\\n' "$name" "$want" "$numa" "$mem" "$now" >"$resv/$name" || fail 1
@@ -310,8 +325,8 @@ def create(
 ) -> Command:
     """Under the host lock: re-check the allocation against every container on the host,
     then create (and start, detached or attached, per `mode`); `tag` starts the attached
-    mode's markers. `census`: the host's containers as `NAME cores numa memory` lines (see
-    Capacity.census); None asks `docker ps` on the host."""
+    mode's markers. `census`: the host's containers as Capacity.census gives them; None
+    asks `docker ps` on the host."""
     return Command.script(
         CREATE_SCRIPT,
         host.docker,
@@ -324,7 +339,8 @@ def create(
         max(1, int(lock_wait_s)),
         mode,
         tag,
-        "-" if census is None else census,
+        # Shown as ****** in messages (not secret: long, and of no use there).
+        "-" if census is None else Command.secret(census),
         *args,
     )
 

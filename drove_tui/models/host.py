@@ -58,6 +58,10 @@ class HostFacts(BaseModel):
     docker_version: str | None  # None = docker did not answer (DOCKER_DOWN)
     docker_error: str | None = None  # docker's own words when it did not answer
     containers: list[ManagedContainer] = Field(default_factory=list)
+    # False when docker did not list every managed container (an error, an unreadable
+    # record): `containers` may then miss some, and the create script asks docker itself.
+    listed: bool = True
+    host_time: int | None = None  # the host's clock (epoch s) just before the listing
 
 
 class HostStatus(BaseModel):

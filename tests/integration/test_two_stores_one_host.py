@@ -76,6 +76,14 @@ async def test_a_create_the_other_stores_view_misses_is_stopped_by_its_reservati
             assert started_a is not None
             assert b.watch.probed_at(HOST) < started_a  # B's view predates A's container
 
+            sent: list[str | None] = []  # the census B's creates send
+            real = b.capacity.census
+
+            def spy(host: str) -> str | None:
+                sent.append(real(host))
+                return sent[-1]
+
+            b.capacity.census = spy  # type: ignore[method-assign]
             await b.submit(every_core(sandbox, tb, cores), pin_host=HOST)
             async with asyncio.timeout(60):
                 while "has no room right now" not in (b.get(APP, tb).reason or ""):
@@ -83,6 +91,9 @@ async def test_a_create_the_other_stores_view_misses_is_stopped_by_its_reservati
                     await asyncio.sleep(0.05)
             reason = b.get(APP, tb).reason or ""
             assert "is already taken on this host" in reason, reason  # the script said so
+            # B counted its own view, which lacks A's container: A's reservation refused it.
+            assert sent and sent[0] is not None, sent
+            assert a.get(APP, ta).instance_id not in sent[0]
 
             await a.kill(APP, ta)
             stopped_a = await a.wait(APP, ta)

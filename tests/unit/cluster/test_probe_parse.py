@@ -119,3 +119,23 @@ def test_the_probe_passes_the_docker_prefix_as_arguments_not_as_script_text() ->
     assert argv[:2] == ["sh", "-c"]
     assert "sudo" not in argv[2]
     assert argv[3:] == ["sh", "sudo", "-n", "docker"]
+
+
+def test_the_hosts_time_before_the_listing_is_kept() -> None:
+    facts = parse_probe(TWO_NODES.replace("@@containers", "@@now\n1795910083\n@@containers"))
+    assert facts.host_time == 1795910083
+    assert facts.listed
+    assert parse_probe(TWO_NODES).host_time is None  # an older probe's output
+
+
+@pytest.mark.parametrize(
+    "broken",
+    [
+        ("@@end", "@@unlisted\n@@end"),  # docker ps or inspect failed
+        ("@@containers", "@@containers\nabc\t/drove-y\ttrue\t0\tx\tnot json"),  # unreadable
+    ],
+)
+def test_a_listing_that_may_miss_containers_says_so(broken: tuple[str, str]) -> None:
+    facts = parse_probe(TWO_NODES.replace(*broken))
+    assert not facts.listed
+    assert [c.name for c in facts.containers] == ["drove-app1-t1-0123abcd", "drove-x"]

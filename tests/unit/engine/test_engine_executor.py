@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import os
 import shutil
 import subprocess
 import time
@@ -359,6 +360,48 @@ def test_the_host_lock_path_is_one_safe_file_per_docker_endpoint(docker_host: st
     assert key and len(key) <= 200 and all(c.isalnum() or c in "._-" for c in key)
     assert paths({"DOCKER_HOST": docker_host}) == paths({"DOCKER_HOST": docker_host})
     assert paths({"DOCKER_HOST": docker_host + "2"}) != paths({"DOCKER_HOST": docker_host})
+
+
+def test_no_directory_fifo_or_link_in_the_reservations_folder_stops_a_create(
+    host: Host,
+) -> None:
+    host.reservations.mkdir(exist_ok=True)
+    (host.reservations / "drove-dir").mkdir()
+    os.mkfifo(host.reservations / "drove-fifo")  # opening it would block, lock held
+    (host.reservations / "drove-link").symlink_to("/etc/hostname")
+    code, err = host.create("1,2", 256)
+    assert code == 0, err
+    names = {p.name for p in host.reservations.iterdir()}
+    assert {"drove-dir", "drove-fifo", "drove-link", "drove-app-t1-abcd1234"} <= names
+
+
+def test_a_reservations_folder_that_is_a_link_is_refused(host: Host, tmp_path: Path) -> None:
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (elsewhere / "drove-victim").write_text("drove-victim 3 0 100 r 1\n")  # stale
+    host.reservations.symlink_to(elsewhere)
+    code, err = host.create("1,2", 256)
+    assert code == 1
+    assert "is a symbolic link" in err
+    assert (elsewhere / "drove-victim").exists()
+    host.reservations.unlink()
+
+
+def test_a_reservation_made_after_the_engines_listing_counts_whatever_its_age(
+    host: Host,
+) -> None:
+    # The create waited (for a channel, the lock) since the engine's probe: a reservation
+    # made after that listing counts even past two minutes; one made before does not.
+    listed_at = int(time.time()) - 10 * 60
+    host.reserve("drove-after 2 0 100", minutes_old=9)
+    host.reserve("drove-before 3 0 100", minutes_old=11)
+    census = f"@since {listed_at}\n"
+    code, err = host.create("1,2", 256, census=census)
+    assert code == executor.NO_ROOM
+    assert "core 2 is already taken" in err
+    code, err = host.create("1,3", 256, census=census)
+    assert code == 0, err
+    assert not (host.reservations / "drove-before").exists()  # stale, no container: dropped
 
 
 def test_our_own_reservation_without_a_container_does_not_block_us(host: Host) -> None:

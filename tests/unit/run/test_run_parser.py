@@ -17,13 +17,14 @@ LINES = [
     ["-i", "inv.yaml", "--run", "s.yaml", "--state", "st.db"],
     ["--run", "s.yaml", "--fan-out", "web", "--parallel", "2", "--fail-fast", "-i", "inv.yaml"],
     ["--run", "-", "--detach", "--timeout", "5 minutes", "--kill-on-interrupt", "--no-warm"],
+    ["--run", "s.yaml", "--fan", "web", "--inv", "inv.yaml"],  # abbreviations: the whole parser
 ]
 
 
 @pytest.mark.parametrize("argv", LINES, ids=" ".join)
 def test_a_run_line_parses_alike_without_the_commands(argv: list[str]) -> None:
     parser, args = cli.parse(argv)
-    assert isinstance(parser, cli._RunParser)
+    assert isinstance(parser, cli._RunParser) == ("--fan" not in argv)
     assert vars(args) == vars(cli.build_parser().parse_args(argv))
 
 
@@ -50,9 +51,12 @@ def test_a_doubtful_run_line_gets_the_whole_parsers_words(
     assert said.startswith("usage: drove-tui [-h]") and "COMMAND" in said
 
 
-def test_help_on_a_run_line_is_the_whole_help(capsys: pytest.CaptureFixture[str]) -> None:
+@pytest.mark.parametrize("flag", ["--help", "--he", "-h"])
+def test_help_on_a_run_line_is_the_whole_help(
+    flag: str, capsys: pytest.CaptureFixture[str]
+) -> None:
     with pytest.raises(SystemExit) as done:
-        cli.parse(["--run", "s.yaml", "--help"])
+        cli.parse(["--run", "s.yaml", flag])
     assert done.value.code == 0
     assert "tasks" in capsys.readouterr().out  # the commands are listed
 
