@@ -10,9 +10,12 @@ import argparse
 import importlib
 import sys
 from collections.abc import Sequence
-from typing import NoReturn
 
 from drove_tui.errors import DroveError, ExitCode
+
+TYPE_CHECKING = False  # annotations only: `--run` never imports typing (see warm.py)
+if TYPE_CHECKING:
+    from typing import NoReturn
 
 # Subcommand modules under drove_tui.commands; each has register(subparsers, common).
 COMMAND_MODULES = ("spec", "inventory", "hosts", "tasks")

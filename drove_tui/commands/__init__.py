@@ -7,7 +7,10 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import Callable, Sequence
-from typing import Any
+
+TYPE_CHECKING = False  # annotations only: a warm `--run` never imports typing (see warm.py)
+if TYPE_CHECKING:
+    from typing import Any
 
 Handler = Callable[[argparse.Namespace], int]
 
