@@ -87,7 +87,9 @@ exec 9<"$lock"
 flock -w "$wait" 9 || {
   echo "timed out after $wait s waiting for the host lock $lock" >&2; fail 75; }
 if [ "$known" = - ]; then
-  fmt='{{.Names}} {{.Label "drove.cores"}} {{.Label "drove.numa"}} {{.Label "drove.memory_mb"}}'
+  # A missing label must not shift the fields: the census line keeps four.
+  fmt='{{.Names}} {{or (.Label "drove.cores") "-"}} {{or (.Label "drove.numa") "0"}}'
+  fmt="$fmt"' {{or (.Label "drove.memory_mb") "0"}}'
   census=$($d ps -a --filter label=drove.managed=1 --format "$fmt" </dev/null) || {
     echo "docker ps failed" >&2; fail 1; }
 else
