@@ -16,9 +16,10 @@ from drove_tui.models.task import TaskRecord
 # The create script counts the engine's view of a host's containers instead of asking
 # `docker ps` while the probe behind it is this fresh. A container made since that probe is
 # counted by its reservation instead: each create writes one under the host lock, stamped by
-# the host's clock, and the script counts every reservation made after the probe's listing
-# (the host's own time of it travels with the view), whatever the wait since. The bound only
-# limits how long a container made outside drove-tui can go unseen.
+# the host's clock, and the script counts every reservation that was younger than two
+# minutes at the probe's listing (the host's own time of it travels with the view), whatever
+# the wait since. The bound only limits how long a container made outside drove-tui can go
+# unseen.
 CENSUS_MAX_AGE_S = 45.0
 # Beyond this the script asks docker: the census travels in the ssh command line (Linux caps
 # one argument at 128 KiB, and the spec's own arguments need their room).

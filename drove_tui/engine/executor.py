@@ -79,7 +79,9 @@ fail() { say fail "$1"; exit "$1"; }
 """
     + HOST_PATHS
     + """# Opened read-only: flock needs no write access, so every user can share the file; the
-# reservations' folder is shared the way /tmp is (sticky).
+# reservations' folder is shared the way /tmp is (sticky). Whatever the user's umask, every
+# other user must be able to read the lock and the reservations written here.
+umask 022
 [ -e "$lock" ] || : >>"$lock"
 [ -d "$resv" ] || { mkdir -p "$resv" && chmod 1777 "$resv"; } 2>/dev/null
 [ -h "$resv" ] && { echo "$resv is a symbolic link: remove it" >&2; fail 1; }
@@ -101,7 +103,8 @@ fi
 out=$({ printf '%s\\n' "$census"
   for f in "$resv"/*; do
     case ${f##*/} in *[!A-Za-z0-9_.-]*) continue ;; esac
-    [ -f "$f" ] && [ ! -h "$f" ] && read -r l <"$f" && printf '@r %s %s\\n' "${f##*/}" "$l"
+    [ -f "$f" ] && [ ! -h "$f" ] || continue
+    l=; { read -r l <"$f"; } 2>/dev/null || [ -n "$l" ] && printf '@r %s %s\\n' "${f##*/}" "$l"
   done; } | awk -v me="$name" -v want="$want" -v numa="$numa" -v mem="$mem" -v mult="$mult" \\
   -v cap="$cap" '
   function count(f) {
@@ -122,14 +125,15 @@ out=$({ printf '%s\\n' "$census"
   $1 == "@r" { base[++nr] = $2; sub(/^@r [^ ]* /, ""); line[nr] = $0; next }
   { listed[$1] = 1; if ($1 == me) found = 1; split($0, f, " "); count(f) }
   END {
-    # A reservation counts for two minutes, and whatever its age when it was made after the
-    # engine listed the containers (the create waited), both by the clock of the host. Without
-    # a time (an older drove-tui wrote it) it counts as old.
+    # A reservation counts while it was younger than two minutes when the containers were
+    # listed (now, by docker ps; or by the probe of the engine: the create may have waited long
+    # since), by the clock of the host. Without a time (an older drove-tui wrote it) it
+    # counts as old; on a host without a time, every reservation counts.
     if (since == "") since = now
     for (i = 1; i <= nr; i++) {
       n = split(line[i], f, " ")
       t = (n >= 6 && f[5] == "r" && f[6] ~ /^[0-9]+$/) ? f[6] + 0 : -1
-      if (!timed || (t >= 0 && (now - t < 120 || t >= since - 5))) count(f)
+      if (!timed || (t >= 0 && since - t < 120)) count(f)
       else if (!(base[i] in listed)) stale = stale " " base[i]
     }
     if (found) exit 77

@@ -111,3 +111,39 @@ async def test_a_create_the_other_stores_view_misses_is_stopped_by_its_reservati
                     await engine.kill(APP, task)
             async with asyncio.timeout(120):
                 await asyncio.gather(a.wait(APP, ta), b.wait(APP, tb))
+
+
+async def test_docker_ps_counts_a_managed_container_without_a_cores_label(
+    sandbox: Sandbox, tmp_path: Path
+) -> None:
+    # Made by hand, with no reservation and no drove.cores label: only the script's own
+    # `docker ps` sees it, and its memory must still count on its NUMA node.
+    leftovers = f"docker ps -aq --filter label=drove.app={APP} | xargs -r docker rm -f"
+    sandbox.run_ssh(HOST, "sh", "-c", leftovers)
+    hand, task = f"hand{uuid.uuid4().hex[:8]}", f"c{uuid.uuid4().hex[:8]}"
+    async with Engine.open(inventory(sandbox, CENSUS_MAX_AGE_S - 5), tmp_path / "b.db") as b:
+        b.capacity.census = lambda host: None  # type: ignore[method-assign]
+        try:
+            await b.probe(HOST)  # before the hand-made container: B places on HOST
+            labels = ["drove.managed=1", f"drove.app={APP}", "drove.numa=0"]
+            labels.append(f"drove.memory_mb={10**9}")
+            argv = ["docker", "run", "-d", "--name", hand]
+            argv += [part for label in labels for part in ("--label", label)]
+            started = sandbox.run_ssh(HOST, *argv, sandbox.image, "sleep", "300")
+            assert started.returncode == 0, started.stderr
+            await b.submit(every_core(sandbox, task, 1), pin_host=HOST)
+            async with asyncio.timeout(60):
+                while "has no room right now" not in (b.get(APP, task).reason or ""):
+                    assert b.get(APP, task).state is not TaskState.RUNNING
+                    await asyncio.sleep(0.05)
+            reason = b.get(APP, task).reason or ""
+            assert "MB are free on NUMA node 0" in reason, reason
+            sandbox.run_ssh(HOST, "docker", "rm", "-f", hand)
+            await until(b, task, TaskState.RUNNING)
+        finally:
+            sandbox.run_ssh(HOST, "docker", "rm", "-f", hand)
+            record = b.store.get_task(APP, task)
+            if record is not None and not record.terminal:
+                await b.kill(APP, task)
+                async with asyncio.timeout(120):
+                    await b.wait(APP, task)

@@ -128,25 +128,30 @@ class Host:
         ).stdout
         self.reservations = Path(key)
 
-    def run(self, cmd: Command) -> tuple[int, str]:
+    def run(self, cmd: Command, *, umask: int = 0o022) -> tuple[int, str]:
         done = subprocess.run(
-            ["sh", "-c", cmd.line()], env=self.env, capture_output=True, check=False
+            ["sh", "-c", cmd.line()],
+            env=self.env,
+            capture_output=True,
+            check=False,
+            timeout=30,  # a script that blocks (say, on a FIFO) fails the test, not the run
+            umask=umask,
         )
         return done.returncode, done.stderr.decode()
 
-    def create(
+    def create_command(
         self,
         cores: str,
         mem: int,
         mode: executor.CreateMode = "detach",
         census: str | None = None,
-    ) -> tuple[int, str]:
-        """Run CREATE_SCRIPT for a task on `cores` with `mem` MB (`census`: the engine's
-        view of the host's containers; None: the script asks `docker ps`)."""
+    ) -> Command:
+        """CREATE_SCRIPT for a task on `cores` with `mem` MB (`census`: the engine's view of
+        the host's containers; None: the script asks `docker ps`)."""
         spec = TaskSpec.model_validate(SPEC)
         rec = record(spec).model_copy(update={"cores": [int(c) for c in cores.split(",")]})
         rec = rec.model_copy(update={"memory_mb": mem})
-        cmd = executor.create(
+        return executor.create(
             self.config,
             rec,
             ["img"],
@@ -156,7 +161,16 @@ class Host:
             tag="@T",
             census=census,
         )
-        return self.run(cmd)
+
+    def create(
+        self,
+        cores: str,
+        mem: int,
+        mode: executor.CreateMode = "detach",
+        census: str | None = None,
+    ) -> tuple[int, str]:
+        """Run CREATE_SCRIPT (see create_command)."""
+        return self.run(self.create_command(cores, mem, mode, census))
 
     def reserve(self, line: str, *, minutes_old: int = 0) -> None:
         """A reservation as CREATE_SCRIPT writes it: `NAME cores numa memory r EPOCH`."""
@@ -169,7 +183,10 @@ class Host:
         return calls.read_text().splitlines() if calls.exists() else []
 
     def cleanup(self) -> None:
+        if self.reservations.is_symlink():
+            self.reservations.unlink()
         shutil.rmtree(self.reservations, ignore_errors=True)
+        Path(str(self.reservations).removesuffix(".d") + ".lock").unlink(missing_ok=True)
 
 
 @pytest.fixture
@@ -391,17 +408,35 @@ def test_a_reservation_made_after_the_engines_listing_counts_whatever_its_age(
     host: Host,
 ) -> None:
     # The create waited (for a channel, the lock) since the engine's probe: a reservation
-    # made after that listing counts even past two minutes; one made before does not.
-    listed_at = int(time.time()) - 10 * 60
-    host.reserve("drove-after 2 0 100", minutes_old=9)
-    host.reserve("drove-before 3 0 100", minutes_old=11)
-    census = f"@since {listed_at}\n"
-    code, err = host.create("1,2", 256, census=census)
+    # counts while it was younger than two minutes at that listing, whatever its age now.
+    census = f"@since {int(time.time()) - 10 * 60}\n"
+    host.reserve("drove-after 2 0 100", minutes_old=9)  # made after the listing
+    host.reserve("drove-young 3 0 100", minutes_old=11)  # a minute old at the listing
+    host.reserve("drove-old 4 0 100", minutes_old=13)  # three minutes old at the listing
+    for taken in ("2", "3"):
+        code, err = host.create(f"1,{taken}", 256, census=census)
+        assert code == executor.NO_ROOM
+        assert f"core {taken} is already taken" in err
+    code, err = host.create("1,4", 256, census=census)
+    assert code == 0, err
+    assert not (host.reservations / "drove-old").exists()  # stale, no container: dropped
+    assert (host.reservations / "drove-young").exists()
+
+
+def test_reservations_are_readable_by_every_user_whatever_the_umask(host: Host) -> None:
+    code, err = host.run(host.create_command("1,2", 256), umask=0o077)
+    assert code == 0, err
+    lock = Path(str(host.reservations).removesuffix(".d") + ".lock")
+    for path in (lock, host.reservations / "drove-app-t1-abcd1234"):
+        assert path.stat().st_mode & 0o044 == 0o044, oct(path.stat().st_mode)
+
+
+def test_a_reservation_without_a_final_newline_counts(host: Host) -> None:
+    host.reservations.mkdir(exist_ok=True)
+    (host.reservations / "drove-x").write_text(f"drove-x 2 0 100 r {int(time.time())}")
+    code, err = host.create("1,2", 256)
     assert code == executor.NO_ROOM
     assert "core 2 is already taken" in err
-    code, err = host.create("1,3", 256, census=census)
-    assert code == 0, err
-    assert not (host.reservations / "drove-before").exists()  # stale, no container: dropped
 
 
 def test_our_own_reservation_without_a_container_does_not_block_us(host: Host) -> None:
