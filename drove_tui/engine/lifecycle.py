@@ -39,7 +39,7 @@ Step = Callable[["Engine", TaskRecord], Awaitable[None]]
 CREATE_TIMEOUT_S = 120.0
 DOCKER_TIMEOUT_S = 60.0
 CHANNEL_END_WAIT_S = 10.0
-LOCK_WAIT_S = 30.0  # the create script's wait for the host lock (see Capacity.census)
+LOCK_WAIT_S = 30.0  # how long the create script waits for the host lock
 # A safety net only: waits are woken by signals; this bounds a missed wake-up.
 IDLE_RECHECK_S = 5.0
 
