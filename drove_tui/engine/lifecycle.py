@@ -28,6 +28,7 @@ from drove_tui.models.states import TaskResult, TaskState, TaskStatus
 from drove_tui.models.task import TaskRecord
 
 if TYPE_CHECKING:
+    from drove_tui.cluster.command import Command
     from drove_tui.engine.engine import Engine
     from drove_tui.models.host import HostStatus
     from drove_tui.models.inventory import HostConfig
@@ -196,23 +197,12 @@ async def starting(engine: Engine, record: TaskRecord) -> None:
     except (DroveError, ValueError) as err:
         _start_failed(engine, record, str(err))
         return
-    node_memory = engine.capacity.node_memory_mb(host.name, record.numa_node or 0)
     args = executor.create_args(spec, record, host, engine.store.store_id)
     engine.exits.expect(record)
     if tar is None and engine.attached.room(host):
-        await _start_attached(engine, record, host, args, node_memory, env)
+        await _start_attached(engine, record, host, args, env)
         return
-    mode: executor.CreateMode = "detach" if tar is None else "create"
-    census = engine.capacity.census(host.name)
-    cmd = executor.create(
-        host,
-        record,
-        args,
-        node_memory_mb=node_memory,
-        lock_wait_s=LOCK_WAIT_S,
-        mode=mode,
-        census=census,
-    )
+    cmd = _create_script(engine, record, host, args, "detach" if tar is None else "create")
     try:
         done = await transport.run(cmd, stdin=env, timeout=CREATE_TIMEOUT_S)
         if done.exit_status == 0 and tar is not None:
@@ -226,28 +216,35 @@ async def starting(engine: Engine, record: TaskRecord) -> None:
     await _created(engine, record, tar, done.exit_status, done.stderr.decode("utf-8", "replace"))
 
 
-async def _start_attached(
+def _create_script(
     engine: Engine,
     record: TaskRecord,
     host: HostConfig,
     args: list[str],
-    node_memory: int,
-    env: bytes,
+    mode: executor.CreateMode,
+    tag: str = "-",
+) -> Command:
+    """The task's create script, with the NUMA node's memory and the engine's census of the
+    host for the locked re-check."""
+    return executor.create(
+        host,
+        record,
+        args,
+        node_memory_mb=engine.capacity.node_memory_mb(host.name, record.numa_node or 0),
+        lock_wait_s=LOCK_WAIT_S,
+        mode=mode,
+        tag=tag,
+        census=engine.capacity.census(host.name),
+    )
+
+
+async def _start_attached(
+    engine: Engine, record: TaskRecord, host: HostConfig, args: list[str], env: bytes
 ) -> None:
     """Open the task's channel, then wait until the container has started (its start event,
     a probe, its first line or its exit) or the channel says why it did not."""
     tag = f"@drove-{secrets.token_hex(8)}"
-    census = engine.capacity.census(host.name)
-    cmd = executor.create(
-        host,
-        record,
-        args,
-        node_memory_mb=node_memory,
-        lock_wait_s=LOCK_WAIT_S,
-        mode="attach",
-        tag=tag,
-        census=census,
-    )
+    cmd = _create_script(engine, record, host, args, "attach", tag)
     live = engine.attached.start(record, host, cmd, env=env, tag=tag)
     name = executor.container_name(record.instance_id)
     deadline = time.monotonic() + CREATE_TIMEOUT_S
