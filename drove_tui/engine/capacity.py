@@ -1,5 +1,6 @@
 """What placement sees: every host's probed containers plus this process's in-flight
-reservations, less the containers it removed since the host's last probe."""
+reservations, less the containers it removed since the host's last probe; and the census of a
+host that the create script counts instead of asking `docker ps`."""
 
 from __future__ import annotations
 
