@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -207,3 +208,38 @@ def processes_mentioning(root: Path) -> list[str]:
         if f"{root}/" in cmdline:
             found.append(cmdline)
     return found
+
+
+def test_docker_starts_again_past_a_zombie_pid_file_and_without_stale_sandboxes(
+    spare_sandbox_env: dict[str, str],
+) -> None:
+    root = Path(spare_sandbox_env["DROVE_SANDBOX_DIR"])
+    up = spare_script(spare_sandbox_env, "up", "1")
+    assert up.returncode == 0, up.stderr
+    state = json.loads((root / "state.json").read_text())
+    ssh = ["ssh", "-F", str(root / "ssh_config"), "host1"]
+    # With --bridge=none, each container run without --network leaves a network sandbox
+    # record that a restarted dockerd removes one by one (moby/moby#46583).
+    for _ in range(3):
+        run = [*ssh, "docker", "run", "--rm", state["image"], "true"]
+        assert subprocess.run(run, capture_output=True, timeout=120, check=False).returncode == 0
+    stop = spare_script(spare_sandbox_env, "stop", "host1", "docker")
+    assert stop.returncode == 0, stop.stderr
+    # A dockerd killed during its start leaves its pid file; here its process is a zombie
+    # (pid 1 may never reap it), which dockerd takes for a running daemon.
+    zombie = subprocess.Popen(["true"])
+    try:
+        while is_running(zombie.pid):
+            time.sleep(0.01)
+        (root / "docker1" / "exec" / "docker.pid").write_text(f"{zombie.pid}")
+        log = root / "docker1" / "dockerd.log"
+        before = log.stat().st_size
+        start = spare_script(spare_sandbox_env, "start", "host1", "docker")
+        assert start.returncode == 0, start.stderr
+    finally:
+        zombie.wait()
+    with log.open("rb") as f:
+        f.seek(before)
+        since = f.read().decode("utf-8", "replace")
+    assert "Starting up" in since
+    assert "Removing stale sandbox" not in since
