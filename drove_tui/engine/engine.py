@@ -101,6 +101,9 @@ class Engine:
             await engine._close()
 
     def _start(self) -> None:
+        # Transitions commit without an fsync each; `durable` puts them on disk before a
+        # task acts on a host (lifecycle.drive), so the loop never stops for the disk.
+        self.store.defer_sync()
         self._background.append(asyncio.create_task(self.watch.run()))
         self.runners.take_over()
         self._background.append(asyncio.create_task(self.runners.tick()))
@@ -116,7 +119,17 @@ class Engine:
         for app, task_id in driven:
             self.store.release(app, task_id, self.owner)
         await self.cluster.close()
-        self.store.close()
+        self.store.close()  # flushes what is left
+
+    async def durable(self) -> None:
+        """Put every commit made so far on disk (group commit). It yields to the loop once
+        first, so that the tasks that move in the same turn all commit before the one fsync
+        that serves them; the loop waits for that fsync (a worker thread would wait longer
+        for the GIL to hand back its result)."""
+        if self.store.synced >= self.store.committed:
+            return
+        await asyncio.sleep(0)
+        self.store.flush()
 
     # --- the API ---------------------------------------------------------------------------
 

@@ -64,6 +64,7 @@ async def drive(engine: Engine, app: str, task_id: str) -> None:
             engine.attached.forget(record.key)
             return
         try:
+            await engine.durable()  # what the step acts on is on disk first
             await step(engine, record)
         except asyncio.CancelledError:
             raise

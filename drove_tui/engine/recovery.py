@@ -202,6 +202,7 @@ async def _remove_zombie(
     engine: Engine, host: HostConfig, container: ManagedContainer, *, keep: bool, partial: bool
 ) -> None:
     transport = engine.cluster.transport(host)
+    await engine.durable()  # the task's giving up is on disk before its container goes
     try:
         if container.running:
             await transport.run(executor.remove(host, container.name), timeout=60)

@@ -50,6 +50,24 @@ class Store(Protocol):
         """Insert a new task and its creation transition; raises TaskExists."""
         ...
 
+    def defer_sync(self) -> None:
+        """Let commits return before they are on disk; `flush` puts them there."""
+        ...
+
+    @property
+    def committed(self) -> int:
+        """How many commits were made with their sync deferred."""
+        ...
+
+    @property
+    def synced(self) -> int:
+        """How many of those are known to be on disk."""
+        ...
+
+    def flush(self) -> None:
+        """Put every commit made so far on disk (thread-safe)."""
+        ...
+
     def get_task(self, app: str, task: str) -> TaskRecord | None:
         """The task, or None when the store has no such (app, task)."""
         ...

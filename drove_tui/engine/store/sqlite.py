@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 import threading
 import time
@@ -46,6 +47,7 @@ _LIVE = f"state NOT IN ({', '.join('?' for _ in _TERMINAL_NAMES)})"
 # Once STOPPED or LOST nothing is left to own; PROVISIONING_FAILED still has a cleanup step.
 _RELEASE_ON = frozenset({TaskState.STOPPED, TaskState.LOST})
 _SPEC_CACHE = 20_000
+_datasync = getattr(os, "fdatasync", os.fsync)  # fdatasync where there is one (not macOS)
 
 
 class SqliteStore:
@@ -61,6 +63,11 @@ class SqliteStore:
         # Parsed specs by their stored JSON: parsing dominates reading a task, and the front
         # doors list every task every few seconds. A spec is immutable, so sharing is safe.
         self._specs: dict[str, TaskSpec] = {}
+        # Deferred sync (see defer_sync): commits made, and how many of them are on disk.
+        self._deferred = False
+        self._committed = 0
+        self._synced = 0
+        self._wal: int | None = None  # a descriptor of the WAL file, for fsync
 
     @classmethod
     def open(cls, path: str | Path, *, busy_timeout_s: float = 10.0) -> SqliteStore:
@@ -312,9 +319,55 @@ class SqliteStore:
             return [str(row[0]) for row in conn.execute("PRAGMA integrity_check").fetchall()]
 
     def close(self) -> None:
-        """Close the connection (SQLite checkpoints the WAL when the last one closes)."""
+        """Close the connection (SQLite checkpoints the WAL when the last one closes), every
+        commit on disk first."""
+        self.flush()
         with self._lock:
             self._conn.close()
+            if self._wal is not None:
+                os.close(self._wal)
+                self._wal = None
+
+    # -- durability ----------------------------------------------------------------------
+
+    def defer_sync(self) -> None:
+        """From now on, commits return before they are on disk, and `flush` puts them there.
+
+        For the engine, whose event loop must not stop for an fsync per transition: it
+        flushes before every step of a task that acts on a host (one fsync serves every
+        commit made before it: Engine.durable), and a close flushes too. A power cut can then
+        undo only commits that no action depended on yet; a killed process loses nothing."""
+        with self._lock:
+            self._conn.execute("PRAGMA synchronous = NORMAL")
+            self._deferred = True
+
+    @property
+    def committed(self) -> int:
+        """How many commits were made with their sync deferred."""
+        return self._committed
+
+    @property
+    def synced(self) -> int:
+        """How many of those are known to be on disk."""
+        return self._synced
+
+    def flush(self) -> None:
+        """Put every commit made so far on disk (the WAL's data synced, as SQLite's own full
+        sync does; a no-op unless sync is deferred). Thread-safe."""
+        with self._lock:
+            target = self._committed
+            if target <= self._synced:
+                return
+            if self._wal is None:
+                # WAL mode keeps this file (one inode) while a connection is open.
+                self._wal = os.open(f"{self._path}-wal", os.O_RDONLY | os.O_CLOEXEC)
+            fd = self._wal
+        try:
+            _datasync(fd)
+        except OSError as err:
+            raise StoreError(f"State file {self._path}: cannot sync it to disk ({err}).") from err
+        with self._lock:
+            self._synced = max(self._synced, target)
 
     # -- internals -----------------------------------------------------------------------
 
@@ -356,6 +409,8 @@ class SqliteStore:
             try:
                 yield self._conn
                 self._conn.execute("COMMIT")
+                if self._deferred:
+                    self._committed += 1
             except BaseException as err:
                 if self._conn.in_transaction:
                     self._conn.execute("ROLLBACK")

@@ -40,7 +40,8 @@ def open_connection(
     try:
         store_id = _check_and_migrate(conn, path, migrations)
         # WAL lets readers (the TUI) and a writer (a headless run) share the file; FULL makes
-        # every committed transition survive a power cut, not only a killed process.
+        # every commit survive a power cut, not only a killed process, until an engine defers
+        # its syncs (SqliteStore.defer_sync) to flush them in batches.
         conn.execute("PRAGMA journal_mode = WAL")
         conn.execute("PRAGMA synchronous = FULL")
     except sqlite3.Error as err:
