@@ -70,6 +70,17 @@ CHANNEL_RETRY_MAX_S = 1.0
 CHANNEL_RETRY_TOTAL_S = 30.0
 
 ConnectionSource = Callable[[], Awaitable[asyncssh.SSHClientConnection]]
+# asyncssh's own default ciphers, AES-GCM first: with AES in hardware it costs this process
+# about 9 us of CPU per packet against 51 us for asyncssh's ChaCha20-Poly1305, which builds
+# three cipher objects per packet. The host's sshd still picks among what it allows.
+CIPHERS = (
+    "aes128-gcm@openssh.com",
+    "aes256-gcm@openssh.com",
+    "chacha20-poly1305@openssh.com",
+    "aes256-ctr",
+    "aes192-ctr",
+    "aes128-ctr",
+)
 
 
 def wrap(cmd: Command) -> Command:
@@ -165,6 +176,7 @@ class SshTransport:
             "login_timeout": host.connect_timeout,
             "keepalive_interval": host.keepalive_interval,
             "keepalive_count_max": host.keepalive_count_max,
+            "encryption_algs": list(CIPHERS),
         }
         options.update(keys)
         client = _Client(check, self._lost)
