@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import platform
 import shutil
@@ -115,11 +116,31 @@ def side_by_side(
     return out
 
 
+def round_ratios(results: dict[str, dict[str, float | str]], num: str, den: str) -> list[float]:
+    """num's time / den's time in each round."""
+    a, b = results[num], results[den]
+    return [float(a[k]) / float(b[k]) for k in a if k.startswith("run") and k in b]
+
+
 def per_round(results: dict[str, dict[str, float | str]], num: str, den: str) -> float:
     """The median over rounds of num's time / den's time, taken in the same round."""
-    a, b = results[num], results[den]
-    ratios = [float(a[k]) / float(b[k]) for k in a if k.startswith("run") and k in b]
-    return statistics.median(ratios)
+    return statistics.median(round_ratios(results, num, den))
+
+
+def median_interval(values: list[float], confidence: float = 0.95) -> tuple[float, float]:
+    """A distribution-free interval for the median: the r-th smallest and r-th largest value,
+    r the largest with P(Binomial(n, 1/2) <= r - 1) <= (1 - confidence) / 2 (the sign test).
+    With too few values for that, the smallest and the largest."""
+    xs = sorted(values)
+    n = len(xs)
+    tail = (1 - confidence) / 2
+    r, below = 0, 0.0  # below = P(X <= r - 1)
+    while r < n // 2:
+        through = below + math.comb(n, r) / 2**n  # P(X <= r)
+        if through > tail:
+            break
+        below, r = through, r + 1
+    return (xs[0], xs[-1]) if r == 0 else (xs[r - 1], xs[n - r])
 
 
 def phases(argv: list[str], env: dict[str, str]) -> dict[str, float]:
@@ -359,10 +380,14 @@ def write_report(
             f"{ceiling:.2f}x faster | - |"
         )
         speedup = per_round(results, "ansibleN", "droveN")
+        rounds = round_ratios(results, "ansibleN", "droveN")
+        low, high = median_interval(rounds)
+        verdict = "yes" if low >= 3 else "no" if high < 3 else "not clearly"
         cold_speedup = med("ansibleN") / med("droveNcold")
         lines.append(
-            f"| (b) fan-out at least 3x faster than Ansible | {speedup:.2f}x faster | "
-            f"{'yes' if speedup >= 3 else 'no'} |"
+            f"| (b) fan-out at least 3x faster than Ansible | {speedup:.2f}x faster "
+            f"(95% interval of the median, {len(rounds)} rounds: {low:.2f}x to {high:.2f}x; "
+            f"{sum(r < 3 for r in rounds)} rounds below 3x) | {verdict} |"
         )
         lines.append(
             f"| (b) the same, DROVE_TUI_WARM=0 | {cold_speedup:.2f}x faster | "
