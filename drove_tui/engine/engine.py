@@ -180,6 +180,7 @@ class Engine:
         # Recorded in the store first: if another live process owns the task, its tick loop
         # sees the request and acts on it; and whoever settles the task later knows.
         self.store.request_kill(app, task_id)
+        await self.durable()  # on disk before anyone is told it was asked
         if key not in self.runners:
             self.runners.take_over()  # an owner that died: drive the task here (lease lapsed)
         self.kill_here(key)
@@ -246,6 +247,7 @@ class Engine:
             token = self.signal(key).token()
             record = self.get(app, task_id)
             if record.terminal and key not in self.runners:
+                await self.durable()  # the result on disk before it is reported
                 return record
             # Driven by another process, no signal reaches us: look at the store more often.
             recheck = lifecycle.IDLE_RECHECK_S if key in self.runners else REMOTE_RECHECK_S

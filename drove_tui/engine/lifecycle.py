@@ -48,6 +48,10 @@ IDLE_RECHECK_S = 5.0
 async def drive(engine: Engine, app: str, task_id: str) -> None:
     """Run the task's steps until it is terminal (or owned by nobody here any more)."""
     while True:
+        # Every move so far is on disk before the step acts on a host, and a terminal state
+        # before anyone waiting is told. A store that cannot sync stops this task here (its
+        # lease lapses; the state it had stays), never turns it LOST.
+        await engine.durable()
         record = engine.store.get_task(app, task_id)
         if record is None:
             return
@@ -64,7 +68,6 @@ async def drive(engine: Engine, app: str, task_id: str) -> None:
             engine.attached.forget(record.key)
             return
         try:
-            await engine.durable()  # what the step acts on is on disk first
             await step(engine, record)
         except asyncio.CancelledError:
             raise

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 from drove_tui.cluster.transport import TransportError
 from drove_tui.engine import executor
 from drove_tui.engine.logs import merge_capture
+from drove_tui.errors import StoreError
 from drove_tui.models.host import HostState, ManagedContainer
 from drove_tui.models.inventory import HostConfig
 from drove_tui.models.states import TaskResult, TaskState, TaskStatus
@@ -202,7 +203,11 @@ async def _remove_zombie(
     engine: Engine, host: HostConfig, container: ManagedContainer, *, keep: bool, partial: bool
 ) -> None:
     transport = engine.cluster.transport(host)
-    await engine.durable()  # the task's giving up is on disk before its container goes
+    try:
+        await engine.durable()  # the task's giving up is on disk before its container goes
+    except StoreError as err:
+        log.error("zombie %s on %s not removed: %s", container.name, host.name, err)
+        return
     try:
         if container.running:
             await transport.run(executor.remove(host, container.name), timeout=60)

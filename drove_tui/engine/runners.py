@@ -55,10 +55,14 @@ class Runners:
         runner = asyncio.create_task(lifecycle.drive(self._engine, *key))
         self._tasks[key] = runner
 
-        def done(_: asyncio.Task[None]) -> None:
+        def done(task: asyncio.Task[None]) -> None:
             self._tasks.pop(key, None)
             self.where.pop(key, None)
             self._engine.signal(key).fire()
+            if not task.cancelled() and task.exception() is not None:
+                # drive() turns a step's failure into LOST; what reaches here is the store's
+                # own (it cannot sync): the task stays as it is, for a later start.
+                log.error("task %s/%s no longer driven: %s", *key, task.exception())
 
         runner.add_done_callback(done)
 

@@ -68,6 +68,7 @@ class SqliteStore:
         self._committed = 0
         self._synced = 0
         self._wal: int | None = None  # a descriptor of the WAL file, for fsync
+        self._sync_failed: StoreError | None = None
 
     @classmethod
     def open(cls, path: str | Path, *, busy_timeout_s: float = 10.0) -> SqliteStore:
@@ -321,12 +322,14 @@ class SqliteStore:
     def close(self) -> None:
         """Close the connection (SQLite checkpoints the WAL when the last one closes), every
         commit on disk first."""
-        self.flush()
-        with self._lock:
-            self._conn.close()
-            if self._wal is not None:
-                os.close(self._wal)
-                self._wal = None
+        try:
+            self.flush()
+        finally:
+            with self._lock:
+                self._conn.close()
+                if self._wal is not None:
+                    os.close(self._wal)
+                    self._wal = None
 
     # -- durability ----------------------------------------------------------------------
 
@@ -334,16 +337,21 @@ class SqliteStore:
         """From now on, commits return before they are on disk, and `flush` puts them there.
 
         For the engine, whose event loop must not stop for an fsync per transition: it
-        flushes before every step of a task that acts on a host (one fsync serves every
-        commit made before it: Engine.durable), and a close flushes too. A power cut can then
-        undo only commits that no action depended on yet; a killed process loses nothing."""
+        flushes before every step of a task that acts on a host, before it reports a kill
+        request or a finished task, and when it closes (Engine.durable: one sync serves every
+        commit made before it). A power cut can then undo only moves that nothing was done
+        on or told yet; a killed process loses nothing. A store not in WAL mode keeps its
+        full sync."""
         with self._lock:
+            mode = self._conn.execute("PRAGMA journal_mode").fetchone()[0]
+            if str(mode).lower() != "wal":
+                return
             self._conn.execute("PRAGMA synchronous = NORMAL")
             self._deferred = True
 
     @property
     def committed(self) -> int:
-        """How many commits were made with their sync deferred."""
+        """How many commits that changed something were made with their sync deferred."""
         return self._committed
 
     @property
@@ -352,22 +360,40 @@ class SqliteStore:
         return self._synced
 
     def flush(self) -> None:
-        """Put every commit made so far on disk (the WAL's data synced, as SQLite's own full
-        sync does; a no-op unless sync is deferred). Thread-safe."""
+        """Put every commit made so far on disk: the WAL's data synced, as SQLite's own full
+        sync does (a no-op unless sync is deferred). After one failure every later call
+        fails too: a failed sync may have dropped the data it was to write, so a second
+        one that succeeds proves nothing. Thread-safe."""
         with self._lock:
+            if self._sync_failed is not None:
+                raise self._sync_failed
             target = self._committed
             if target <= self._synced:
                 return
-            if self._wal is None:
-                # WAL mode keeps this file (one inode) while a connection is open.
-                self._wal = os.open(f"{self._path}-wal", os.O_RDONLY | os.O_CLOEXEC)
-            fd = self._wal
+            try:
+                if self._wal is None:
+                    self._wal = self._open_wal()
+                _datasync(self._wal)
+            except OSError as err:
+                self._sync_failed = StoreError(
+                    f"State file {self._path}: cannot sync it to disk ({err}); drove-tui "
+                    "stops changing it. Check the disk, then start drove-tui again."
+                )
+                raise self._sync_failed from err
+            self._synced = target
+
+    def _open_wal(self) -> int:
+        """A descriptor of the WAL, which SQLite keeps beside the real file (a symbolic link
+        to the store is followed), and its folder synced once so that a new WAL's name is on
+        disk too. WAL mode keeps the file (one inode) while a connection is open."""
+        main = self._conn.execute("PRAGMA database_list").fetchone()[2] or str(self._path)
+        wal = os.path.realpath(main) + "-wal"
+        folder = os.open(os.path.dirname(wal), os.O_RDONLY | os.O_CLOEXEC)
         try:
-            _datasync(fd)
-        except OSError as err:
-            raise StoreError(f"State file {self._path}: cannot sync it to disk ({err}).") from err
-        with self._lock:
-            self._synced = max(self._synced, target)
+            os.fsync(folder)
+        finally:
+            os.close(folder)
+        return os.open(wal, os.O_RDONLY | os.O_CLOEXEC)
 
     # -- internals -----------------------------------------------------------------------
 
@@ -407,9 +433,10 @@ class SqliteStore:
             except sqlite3.Error as err:
                 raise unreadable(self._path, err) from err
             try:
+                before = self._conn.total_changes
                 yield self._conn
                 self._conn.execute("COMMIT")
-                if self._deferred:
+                if self._deferred and self._conn.total_changes != before:
                     self._committed += 1
             except BaseException as err:
                 if self._conn.in_transaction:

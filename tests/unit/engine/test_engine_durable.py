@@ -90,7 +90,9 @@ async def test_close_puts_the_last_commits_on_disk(tmp_path: Path, fsyncs: list[
     assert fsyncs and eng.store.synced == eng.store.committed
 
 
-def test_a_failed_fsync_is_a_store_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_failed_sync_fails_every_later_flush_and_close_still_closes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     eng = engine(tmp_path / "state.db")
     eng.store.defer_sync()
     created(eng, "t1")
@@ -101,10 +103,62 @@ def test_a_failed_fsync_is_a_store_error(tmp_path: Path, monkeypatch: pytest.Mon
     monkeypatch.setattr("drove_tui.engine.store.sqlite._datasync", broken)
     with pytest.raises(StoreError, match="cannot sync it to disk"):
         eng.store.flush()
-    assert eng.store.synced == 0  # still owed: the next flush tries again
     monkeypatch.undo()
+    # A failed sync may have dropped its pages: a later one that succeeds proves nothing.
+    with pytest.raises(StoreError, match="cannot sync it to disk"):
+        eng.store.flush()
+    assert eng.store.synced == 0
+    with pytest.raises(StoreError):
+        eng.store.close()
+    with pytest.raises(StoreError, match="closed database"):  # closed all the same
+        eng.store.get_task("app", "t1")
+
+
+def test_a_store_reached_through_a_symbolic_link_syncs_the_real_wal(
+    tmp_path: Path, fsyncs: list[str]
+) -> None:
+    (tmp_path / "real").mkdir()
+    SqliteStore.open(tmp_path / "real" / "state.db").close()
+    link = tmp_path / "link.db"
+    link.symlink_to(tmp_path / "real" / "state.db")
+    eng = engine(link)
+    eng.store.defer_sync()
+    created(eng, "t1")
+    eng.store.flush()
+    assert fsyncs == [f"{tmp_path / 'real' / 'state.db'}-wal"]
     eng.store.close()
-    assert eng.store.synced == 1
+
+
+def test_commits_that_change_nothing_need_no_sync(tmp_path: Path, fsyncs: list[str]) -> None:
+    eng = engine(tmp_path / "state.db")
+    eng.store.defer_sync()
+    record = created(eng, "t1")
+    eng.store.flush()
+    # A compare-and-set that misses (the task moved on) commits an empty transaction.
+    assert not eng.store.transition("app", "t1", S.RUNNING, S.RUN_COMPLETED, "late")
+    assert record.state is S.PENDING
+    eng.store.flush()
+    assert len(fsyncs) == 1
+    eng.store.close()
+
+
+async def test_a_task_whose_moves_cannot_be_synced_is_left_as_it_is_not_lost(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    eng = engine(tmp_path / "state.db")
+    eng.store.defer_sync()
+    created(eng, "t1")
+
+    def broken(_fd: int) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr("drove_tui.engine.store.sqlite._datasync", broken)
+    with pytest.raises(StoreError):
+        await lifecycle.drive(eng, "app", "t1")
+    assert eng.get("app", "t1").state is S.PENDING  # not placed, and not LOST
+    monkeypatch.undo()
+    with pytest.raises(StoreError):
+        await eng._close()
 
 
 class RecordingHost(ScriptedHost):
@@ -136,4 +190,29 @@ async def test_a_step_acts_on_a_host_only_once_its_placement_is_on_disk(
     assert host.seen, "the pull never ran"
     committed, synced = host.seen[0]
     assert committed == synced == 3  # creation, placement, lease: all on disk before the pull
+    await eng._close()
+
+
+async def test_a_kill_request_is_on_disk_before_the_caller_is_told(
+    tmp_path: Path, fsyncs: list[str]
+) -> None:
+    eng = engine(tmp_path / "state.db")
+    eng.store.defer_sync()
+    created(eng, "t1")
+    eng.store.flush()
+    await eng.kill("app", "t1")
+    assert eng.store.synced >= 2  # the creation and the kill request
+    await eng._close()
+
+
+async def test_a_finished_task_is_on_disk_before_a_waiter_is_told(
+    tmp_path: Path, fsyncs: list[str]
+) -> None:
+    eng = engine(tmp_path / "state.db")
+    eng.store.defer_sync()
+    created(eng, "t1", state=S.STOPPED)
+    assert eng.store.synced == 0
+    done = await eng.wait("app", "t1")
+    assert done.state is S.STOPPED
+    assert eng.store.synced == eng.store.committed == 1
     await eng._close()
