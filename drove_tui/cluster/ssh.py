@@ -77,17 +77,11 @@ CHANNEL_RETRY_MAX_S = 1.0
 CHANNEL_RETRY_TOTAL_S = 30.0
 
 ConnectionSource = Callable[[], Awaitable[asyncssh.SSHClientConnection]]
-# asyncssh's own default ciphers, AES-GCM first: with AES in hardware it costs this process
+# AES-GCM first, then asyncssh's own defaults: with AES in hardware it costs this process
 # about 9 us of CPU per packet against 51 us for asyncssh's ChaCha20-Poly1305, which builds
-# three cipher objects per packet. The host's sshd still picks among what it allows.
-CIPHERS = (
-    "aes128-gcm@openssh.com",
-    "aes256-gcm@openssh.com",
-    "chacha20-poly1305@openssh.com",
-    "aes256-ctr",
-    "aes192-ctr",
-    "aes128-ctr",
-)
+# three cipher objects per packet. The host's sshd still picks among what it allows. ("^"
+# puts these before the defaults; naming only AES-GCM, which every cryptography build has.)
+CIPHERS = "^aes128-gcm@openssh.com,aes256-gcm@openssh.com"
 
 
 def wrap(cmd: Command) -> Command:
@@ -183,7 +177,7 @@ class SshTransport:
             "login_timeout": host.connect_timeout,
             "keepalive_interval": host.keepalive_interval,
             "keepalive_count_max": host.keepalive_count_max,
-            "encryption_algs": list(CIPHERS),
+            "encryption_algs": CIPHERS,
         }
         options.update(keys)
         client = _Client(check, self._lost)
