@@ -36,6 +36,20 @@ def fsyncs(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     return seen
 
 
+def deferred(path: Path) -> Engine:
+    """An engine (no watchers) whose store defers its syncs, as Engine._start makes it."""
+    eng = engine(path)
+    eng.store.defer_sync()
+    return eng
+
+
+def break_the_disk(monkeypatch: pytest.MonkeyPatch, errno: int, text: str) -> None:
+    def broken(_fd: int) -> None:
+        raise OSError(errno, text)
+
+    monkeypatch.setattr("drove_tui.engine.store.sqlite._datasync", broken)
+
+
 def sync_level(store: SqliteStore) -> int:
     return int(store._conn.execute("PRAGMA synchronous").fetchone()[0])
 
@@ -53,8 +67,7 @@ def test_a_store_syncs_every_commit_until_told_to_defer(tmp_path: Path) -> None:
 def test_flush_fsyncs_the_wal_once_for_every_commit_before_it(
     tmp_path: Path, fsyncs: list[str]
 ) -> None:
-    eng = engine(tmp_path / "state.db")
-    eng.store.defer_sync()
+    eng = deferred(tmp_path / "state.db")
     created(eng, "t1")
     created(eng, "t2")
     assert (eng.store.committed, eng.store.synced) == (2, 0)
@@ -69,8 +82,7 @@ def test_flush_fsyncs_the_wal_once_for_every_commit_before_it(
 async def test_tasks_that_move_in_one_turn_share_one_sync(
     tmp_path: Path, fsyncs: list[str]
 ) -> None:
-    eng = engine(tmp_path / "state.db")
-    eng.store.defer_sync()
+    eng = deferred(tmp_path / "state.db")
 
     async def moves(n: int) -> None:
         created(eng, f"t{n}")  # a step's move, then the next step's wait
@@ -83,8 +95,7 @@ async def test_tasks_that_move_in_one_turn_share_one_sync(
 
 
 async def test_close_puts_the_last_commits_on_disk(tmp_path: Path, fsyncs: list[str]) -> None:
-    eng = engine(tmp_path / "state.db")
-    eng.store.defer_sync()
+    eng = deferred(tmp_path / "state.db")
     created(eng, "t1")
     await eng._close()
     assert fsyncs and eng.store.synced == eng.store.committed
@@ -93,14 +104,9 @@ async def test_close_puts_the_last_commits_on_disk(tmp_path: Path, fsyncs: list[
 def test_a_failed_sync_fails_every_later_flush_and_close_still_closes(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    eng = engine(tmp_path / "state.db")
-    eng.store.defer_sync()
+    eng = deferred(tmp_path / "state.db")
     created(eng, "t1")
-
-    def broken(_fd: int) -> None:
-        raise OSError(5, "Input/output error")
-
-    monkeypatch.setattr("drove_tui.engine.store.sqlite._datasync", broken)
+    break_the_disk(monkeypatch, 5, "Input/output error")
     with pytest.raises(StoreError, match="cannot sync it to disk"):
         eng.store.flush()
     monkeypatch.undo()
@@ -121,8 +127,7 @@ def test_a_store_reached_through_a_symbolic_link_syncs_the_real_wal(
     SqliteStore.open(tmp_path / "real" / "state.db").close()
     link = tmp_path / "link.db"
     link.symlink_to(tmp_path / "real" / "state.db")
-    eng = engine(link)
-    eng.store.defer_sync()
+    eng = deferred(link)
     created(eng, "t1")
     eng.store.flush()
     assert fsyncs == [f"{tmp_path / 'real' / 'state.db'}-wal"]
@@ -130,8 +135,7 @@ def test_a_store_reached_through_a_symbolic_link_syncs_the_real_wal(
 
 
 def test_commits_that_change_nothing_need_no_sync(tmp_path: Path, fsyncs: list[str]) -> None:
-    eng = engine(tmp_path / "state.db")
-    eng.store.defer_sync()
+    eng = deferred(tmp_path / "state.db")
     record = created(eng, "t1")
     eng.store.flush()
     # A compare-and-set that misses (the task moved on) commits an empty transaction.
@@ -145,14 +149,9 @@ def test_commits_that_change_nothing_need_no_sync(tmp_path: Path, fsyncs: list[s
 async def test_a_task_whose_moves_cannot_be_synced_is_left_as_it_is_not_lost(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    eng = engine(tmp_path / "state.db")
-    eng.store.defer_sync()
+    eng = deferred(tmp_path / "state.db")
     created(eng, "t1")
-
-    def broken(_fd: int) -> None:
-        raise OSError(28, "No space left on device")
-
-    monkeypatch.setattr("drove_tui.engine.store.sqlite._datasync", broken)
+    break_the_disk(monkeypatch, 28, "No space left on device")
     with pytest.raises(StoreError):
         await lifecycle.drive(eng, "app", "t1")
     assert eng.get("app", "t1").state is S.PENDING  # not placed, and not LOST
@@ -176,9 +175,8 @@ class RecordingHost(ScriptedHost):
 async def test_a_step_acts_on_a_host_only_once_its_placement_is_on_disk(
     tmp_path: Path, fsyncs: list[str]
 ) -> None:
-    eng: Engine = engine(tmp_path / "state.db")
+    eng = deferred(tmp_path / "state.db")
     assert isinstance(eng.store, SqliteStore)
-    eng.store.defer_sync()
     created(eng, "t1")
     placed = eng.get("app", "t1")
     eng.move(placed, S.PROVISIONING, "placed on h1", host="h1", numa_node=0, cores=[0])
@@ -196,8 +194,7 @@ async def test_a_step_acts_on_a_host_only_once_its_placement_is_on_disk(
 async def test_a_kill_request_is_on_disk_before_the_caller_is_told(
     tmp_path: Path, fsyncs: list[str]
 ) -> None:
-    eng = engine(tmp_path / "state.db")
-    eng.store.defer_sync()
+    eng = deferred(tmp_path / "state.db")
     created(eng, "t1")
     eng.store.flush()
     await eng.kill("app", "t1")
@@ -208,8 +205,7 @@ async def test_a_kill_request_is_on_disk_before_the_caller_is_told(
 async def test_a_finished_task_is_on_disk_before_a_waiter_is_told(
     tmp_path: Path, fsyncs: list[str]
 ) -> None:
-    eng = engine(tmp_path / "state.db")
-    eng.store.defer_sync()
+    eng = deferred(tmp_path / "state.db")
     created(eng, "t1", state=S.STOPPED)
     assert eng.store.synced == 0
     done = await eng.wait("app", "t1")
