@@ -245,9 +245,11 @@ class Engine:
         key = (app, task_id)
         while True:
             token = self.signal(key).token()
+            # The result on disk before it is reported; a store that cannot sync ends the
+            # wait with its StoreError (its tasks are no longer driven).
+            await self.durable()
             record = self.get(app, task_id)
             if record.terminal and key not in self.runners:
-                await self.durable()  # the result on disk before it is reported
                 return record
             # Driven by another process, no signal reaches us: look at the store more often.
             recheck = lifecycle.IDLE_RECHECK_S if key in self.runners else REMOTE_RECHECK_S

@@ -212,3 +212,16 @@ async def test_a_finished_task_is_on_disk_before_a_waiter_is_told(
     assert done.state is S.STOPPED
     assert eng.store.synced == eng.store.committed == 1
     await eng._close()
+
+
+async def test_a_waiter_is_told_when_the_store_cannot_sync(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    eng = deferred(tmp_path / "state.db")
+    created(eng, "t1")
+    break_the_disk(monkeypatch, 5, "Input/output error")
+    with pytest.raises(StoreError, match="cannot sync it to disk"):
+        await asyncio.wait_for(eng.wait("app", "t1"), timeout=10)
+    monkeypatch.undo()
+    with pytest.raises(StoreError):
+        await eng._close()
