@@ -16,6 +16,7 @@ from drove_tui.models.states import TaskState
 from drove_tui.tui.app import DroveApp
 from drove_tui.tui.rows import foreign_line
 from drove_tui.tui.screens import (
+    END_OF_LOG,
     ConfirmScreen,
     CreateScreen,
     DetailScreen,
@@ -215,6 +216,26 @@ async def test_logs_follow_pause_wrap_and_save(
         await pilot.pause()
         saved = (tmp_path / "billing-invoice-run.log").read_text()
         assert saved.splitlines()[:2] == ["x" * 300, "short"]
+
+
+async def test_a_finished_log_counts_and_saves_its_output_not_the_end_marker(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    app = make_app(FakeEngine(log_lines=["first", "second"]))
+    async with app.run_test(size=SIZE) as pilot:
+        table(app).move_to("billing/invoice-run")
+        await pilot.press("l")
+        screen = app.screen
+        assert isinstance(screen, LogsScreen)
+        await until(pilot, lambda: screen.end_shown)
+        assert screen.log_view.lines[-1][0] == END_OF_LOG
+        title = str(screen.query_one("#log-title", Static).render())
+        assert "· 2 lines ·" in title
+        await pilot.press("ctrl+s")
+        await pilot.pause()
+        saved = (tmp_path / "billing-invoice-run.log").read_text()
+        assert saved == "first\nsecond\n"
 
 
 async def test_log_buffer_stays_bounded() -> None:

@@ -6,10 +6,11 @@ from drove_tui.tui.screens._detail import DetailScreen
 from drove_tui.tui.screens._fanout import FanoutScreen, FanoutSetupScreen
 from drove_tui.tui.screens._help import HelpScreen
 from drove_tui.tui.screens._hosts import HostsScreen
-from drove_tui.tui.screens._logs import LogsScreen
+from drove_tui.tui.screens._logs import END_OF_LOG, LogsScreen
 from drove_tui.tui.screens._tasks import TasksScreen
 
 __all__ = [
+    "END_OF_LOG",
     "ConfirmScreen",
     "CreateScreen",
     "DetailScreen",

@@ -36,6 +36,9 @@ def clean(text: str) -> str:
     return _CONTROL.sub("", text.rstrip("\n").expandtabs(8))
 
 
+END_OF_LOG = "── end of log ──"
+
+
 class LogsScreen(Screen[None]):
     """Follows one task's log."""
 
@@ -49,6 +52,7 @@ class LogsScreen(Screen[None]):
         self.pending: list[tuple[str, bool]] = []
         self.ended = False
         self.received = 0
+        self.end_shown = False  # the view's last line is the end-of-log marker, not output
         self.changed = asyncio.Event()
 
     @property
@@ -123,8 +127,13 @@ class LogsScreen(Screen[None]):
             self._update_title()
         elif self.ended:
             self.ended = False
-            self.log_view.append([("── end of log ──", False)])
+            self.log_view.append([(END_OF_LOG, False)])
+            self.end_shown = True
             self._update_title()
+
+    def _output_lines(self) -> int:
+        """Lines of output in the view (the end-of-log marker is not one)."""
+        return len(self.log_view.lines) - (1 if self.end_shown else 0)
 
     def _update_title(self) -> None:
         view = self.log_view
@@ -138,7 +147,7 @@ class LogsScreen(Screen[None]):
             at = view.current_match + 1 if view.current_match >= 0 else 0
             flags.append(f"match {at}/{len(view.matches)}")
         title = Text(self.key, style="bold")
-        title.append(f" on {host} ({state}) · {len(view.lines)} lines · " + " · ".join(flags))
+        title.append(f" on {host} ({state}) · {self._output_lines()} lines · " + " · ".join(flags))
         # One line high always (app.tcss): no layout pass, which would repaint the whole
         # screen ten times a second during a flood.
         self.query_one("#log-title", Static).update(title, layout=False)
@@ -186,12 +195,15 @@ class LogsScreen(Screen[None]):
 
     def action_save(self) -> None:
         path = Path.cwd() / f"{self.key.replace('/', '-')}.log"
+        text = self.log_view.text()
+        if self.end_shown:
+            text = text.removesuffix(END_OF_LOG + "\n")
         try:
-            path.write_text(self.log_view.text(), encoding="utf-8")
+            path.write_text(text, encoding="utf-8")
         except OSError as err:
             self.notify(f"Cannot save the log to {path}: {err.strerror}.", severity="error")
             return
-        self.notify(f"Saved {len(self.log_view.lines)} lines to {path}.")
+        self.notify(f"Saved {self._output_lines()} lines to {path}.")
 
     def action_kill(self) -> None:
         self.drove.confirm_kill(self.key)
