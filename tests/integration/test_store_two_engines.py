@@ -77,13 +77,20 @@ def test_hundred_tasks_from_two_engines_on_one_store_each_run_once(
             assert task.state is TaskState.STOPPED, task
             assert task.result is not None and task.result.status is TaskStatus.SUCCESSFUL, task
             history = store.history(APP, task.task_id)
+            shown = [(t.from_state, t.to_state, t.reason) for t in history]
             # A chain: every move starts where the previous one ended, so none was applied
-            # twice; and exactly one start of a container.
+            # twice; and STARTING is left once for what the start gave. A host that went
+            # silent on a loaded machine may make the task UNKNOWN in between; then the
+            # host's answer (created, not yet started) brings it back to STARTING once.
             for before, step in itertools.pairwise(history):
-                assert step.from_state == before.to_state, history
-                assert can_move(before.to_state, step.to_state), history
-            started = [t for t in history if t.from_state is TaskState.STARTING]
-            assert len(started) == 1, history
+                assert step.from_state == before.to_state, shown
+                assert can_move(before.to_state, step.to_state), shown
+            started = [
+                t
+                for t in history
+                if t.from_state is TaskState.STARTING and t.to_state is not TaskState.UNKNOWN
+            ]
+            assert len(started) == 1, shown
         assert store.integrity_check() == ["ok"]
     finally:
         store.close()
