@@ -248,6 +248,16 @@ class SshTransport:
                 delay = min(CHANNEL_RETRY_MAX_S, delay * 2)
             except (asyncssh.ConnectionLost, asyncssh.DisconnectError, OSError) as err:
                 await self._forget(err)
+            except (AssertionError, AttributeError):
+                # asyncssh finishing a channel open on a connection that closed meanwhile
+                # (its channel's connection is None by then): a lost connection, not a bug
+                # of ours. On a live connection the error is real and goes up.
+                if self._conn is conn and not conn.is_closed():
+                    raise
+                await self._drop()
+                raise self._unreachable(
+                    CONNECTION_LOST, "connection lost: it closed while a channel was opening"
+                ) from None
 
     async def _forget(self, err: BaseException) -> None:
         await self._drop()

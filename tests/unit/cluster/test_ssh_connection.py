@@ -105,6 +105,40 @@ async def test_a_refused_channel_is_retried_until_one_frees_up(
     assert conn.attempts == 4
 
 
+class ClosingConnection:
+    """asyncssh's channel open that finishes after its connection closed."""
+
+    def __init__(self, closed: bool) -> None:
+        self.closed = closed
+
+    def is_closed(self) -> bool:
+        return self.closed
+
+    async def create_process(self, line: str, encoding: None = None) -> str:
+        raise AssertionError  # asyncssh: `assert self._conn is not None` in get_connection
+
+    def close(self) -> None:
+        self.closed = True
+
+    async def wait_closed(self) -> None:
+        pass
+
+
+async def test_a_channel_opened_as_its_connection_closes_is_a_lost_connection() -> None:
+    transport = SshTransport(_host())
+    transport._conn = ClosingConnection(closed=True)  # type: ignore[assignment]
+    with pytest.raises(Unreachable, match="connection lost"):
+        await transport._process("true")
+    assert transport._conn is None  # the next command connects again
+
+
+async def test_the_same_error_on_a_live_connection_is_not_hidden() -> None:
+    transport = SshTransport(_host())
+    transport._conn = ClosingConnection(closed=False)  # type: ignore[assignment]
+    with pytest.raises(AssertionError):
+        await transport._process("true")
+
+
 async def test_a_failed_connect_is_not_retried_before_its_backoff(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
