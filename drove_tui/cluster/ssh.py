@@ -254,14 +254,11 @@ class SshTransport:
                 # of ours. On a live connection the error is real and goes up.
                 if self._conn is conn and not conn.is_closed():
                     raise
-                await self._drop()
-                raise self._unreachable(
-                    CONNECTION_LOST, "connection lost: it closed while a channel was opening"
-                ) from None
+                await self._forget("it closed while a channel was opening")
 
-    async def _forget(self, err: BaseException) -> None:
+    async def _forget(self, why: BaseException | str) -> None:
         await self._drop()
-        raise self._unreachable(CONNECTION_LOST, f"connection lost: {err}") from None
+        raise self._unreachable(CONNECTION_LOST, f"connection lost: {why}") from None
 
     async def _pgid(self, proc: asyncssh.SSHClientProcess[bytes]) -> tuple[int | None, bytes]:
         """Read the wrapper's marker; returns (pgid, the line if it was not the marker)."""
