@@ -18,9 +18,11 @@ from drove_tui.cluster.transport import (
     CommandTimeout,
     OnLine,
     RunResult,
+    SocketRefused,
     StreamName,
     feed_lines,
     merged_lines,
+    read_answer,
 )
 
 # How long a TERMed process group gets before it is KILLed.
@@ -99,6 +101,32 @@ class LocalTransport:
         finally:
             if not finished:
                 await asyncio.shield(_kill_group(proc))
+
+    async def unix_request(
+        self,
+        path: str,
+        request: bytes,
+        *,
+        timeout: float,  # noqa: ASYNC109
+    ) -> bytes:
+        """Send `request` to the unix socket `path` here; the answer, read until it closes."""
+        try:
+            async with asyncio.timeout(timeout):
+                try:
+                    reader, writer = await asyncio.open_unix_connection(path)
+                except OSError as err:
+                    raise SocketRefused(
+                        self.host, f"{self.host}: cannot connect to {path}: {err.strerror}"
+                    ) from None
+                try:
+                    writer.write(request)
+                    return await read_answer(reader.read)
+                finally:
+                    writer.close()
+        except TimeoutError:
+            raise CommandTimeout(
+                self.host, f"{self.host}: {path} did not answer within {timeout:g} s"
+            ) from None
 
     async def close(self) -> None:
         """Nothing to release for local commands."""

@@ -21,7 +21,7 @@ import socket
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
 import asyncssh
 
@@ -37,11 +37,13 @@ from drove_tui.cluster.transport import (
     CommandTimeout,
     OnLine,
     RunResult,
+    SocketRefused,
     StreamName,
     TransportError,
     Unreachable,
     feed_lines,
     merged_lines,
+    read_answer,
 )
 
 if TYPE_CHECKING:
@@ -70,6 +72,7 @@ CHANNEL_RETRY_MAX_S = 1.0
 CHANNEL_RETRY_TOTAL_S = 30.0
 
 ConnectionSource = Callable[[], Awaitable[asyncssh.SSHClientConnection]]
+T = TypeVar("T")
 
 
 def wrap(cmd: Command) -> Command:
@@ -230,10 +233,7 @@ class SshTransport:
         while True:
             conn = await self.connection()
             try:
-                proc: asyncssh.SSHClientProcess[bytes] = await conn.create_process(
-                    line, encoding=None
-                )
-                return proc
+                return await self._opened(conn, conn.create_process(line, encoding=None))
             except asyncssh.ChannelOpenError as err:
                 if self._conn is not conn:
                     # The connection died while we waited for the channel (keepalive gave
@@ -246,17 +246,23 @@ class SshTransport:
                     raise self._unreachable(SSH_ERROR, f"sshd refuses channels: {err}") from None
                 await asyncio.sleep(delay)
                 delay = min(CHANNEL_RETRY_MAX_S, delay * 2)
-            except (asyncssh.ConnectionLost, asyncssh.DisconnectError, OSError) as err:
-                await self._forget(err)
-            except (AssertionError, AttributeError):
-                # asyncssh finishing a channel open on a connection that closed meanwhile
-                # (its channel's connection is None by then): a lost connection, not a bug
-                # of ours. On a live connection the error is real and goes up.
-                if self._conn is conn and not conn.is_closed():
-                    raise
-                await self._forget("it closed while a channel was opening")
 
-    async def _forget(self, why: BaseException | str) -> None:
+    async def _opened(self, conn: asyncssh.SSHClientConnection, opening: Awaitable[T]) -> T:
+        """Await a channel's opening on `conn`; the connection dying meanwhile is a lost
+        connection (Unreachable). A refused channel (ChannelOpenError) is the caller's."""
+        try:
+            return await opening
+        except (asyncssh.ConnectionLost, asyncssh.DisconnectError, OSError) as err:
+            await self._forget(err)
+        except (AssertionError, AttributeError):
+            # asyncssh finishing a channel open on a connection that closed meanwhile (its
+            # channel's connection is None by then): a lost connection, not a bug of ours. On
+            # a live connection the error is real and goes up.
+            if self._conn is conn and not conn.is_closed():
+                raise
+            await self._forget("it closed while a channel was opening")
+
+    async def _forget(self, why: BaseException | str) -> NoReturn:
         await self._drop()
         raise self._unreachable(CONNECTION_LOST, f"connection lost: {why}") from None
 
@@ -366,6 +372,39 @@ class SshTransport:
                     pgid, _ = await self._pgid(proc)
         proc.close()
         await self._kill(pgid)
+
+    async def unix_request(
+        self,
+        path: str,
+        request: bytes,
+        *,
+        timeout: float,  # noqa: ASYNC109
+    ) -> bytes:
+        """Send `request` to the unix socket `path` on the host over the connection (sshd's
+        direct-streamlocal forwarding: sshd connects as the login user, no process runs),
+        and return the answer, read until the socket closes (see Transport.unix_request)."""
+        try:
+            async with asyncio.timeout(timeout):
+                conn = await self.connection()
+                try:
+                    reader, writer = await self._opened(conn, conn.open_unix_connection(path))
+                except asyncssh.ChannelOpenError as err:
+                    if self._conn is not conn:
+                        await self._forget(err)
+                    raise SocketRefused(
+                        self.host, f"{self.where}: cannot connect to {path}: {err.reason}"
+                    ) from None
+                try:
+                    writer.write(request)
+                    return await read_answer(reader.read)
+                except _CONNECTION_GONE as lost:
+                    await self._forget(lost)
+                finally:
+                    writer.close()
+        except TimeoutError:
+            raise CommandTimeout(
+                self.host, f"{self.where}: {path} did not answer within {timeout:g} s"
+            ) from None
 
     async def stream(
         self,

@@ -26,6 +26,8 @@ log = logging.getLogger(__name__)
 # MAX_LINE bytes (in order) instead of growing without bound or stalling the stream.
 READ_CHUNK = 64 * 1024
 MAX_LINE = 1024 * 1024
+# The most of a unix socket's answer `unix_request` keeps (docker's answers are small).
+MAX_ANSWER = 1024 * 1024
 
 # Why a host could not be reached; shown as HostStatus.reason and in messages.
 REFUSED = "refused"
@@ -95,6 +97,11 @@ class AuthFailed(Unreachable):
         super().__init__(host, AUTH_FAILED, message)
 
 
+class SocketRefused(TransportError):  # noqa: N818 (as the others)
+    """The host would not connect us to a unix socket: forwarding is off in its sshd, or the
+    socket is missing or not the user's to open. Callers fall back to a command."""
+
+
 class CommandTimeout(TransportError):  # noqa: N818 (the contract's name)
     """A command did not finish in time; it has been killed on the host."""
 
@@ -127,9 +134,30 @@ class Transport(Protocol):
         """Yield ("stdout"|"stderr", line) as they come; closing the iterator kills `cmd`."""
         ...
 
+    async def unix_request(
+        self,
+        path: str,
+        request: bytes,
+        *,
+        timeout: float,  # noqa: ASYNC109
+    ) -> bytes:
+        """Connect to the unix socket `path` on the host, send `request`, and return what
+        comes back until the other end closes (at most MAX_ANSWER bytes). No process runs on
+        the host. SocketRefused when the host will not connect us; CommandTimeout past
+        `timeout`."""
+        ...
+
     async def close(self) -> None:
         """Release the connection; later calls reconnect."""
         ...
+
+
+async def read_answer(read: Callable[[int], Awaitable[bytes]]) -> bytes:
+    """Everything `read` gives until its end, at most MAX_ANSWER bytes (the rest is left)."""
+    answer = bytearray()
+    while len(answer) < MAX_ANSWER and (chunk := await read(READ_CHUNK)):
+        answer += chunk
+    return bytes(answer[:MAX_ANSWER])
 
 
 async def pump_lines(

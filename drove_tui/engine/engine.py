@@ -3,8 +3,9 @@
 It holds the parts that keep this process's in-memory truth: `watch` (host statuses and the
 reactions to each probe), `capacity` (in-flight allocations), `exits` (containers' starts and
 exit codes), `runners` (the tasks it drives, with their leases), `attached` (the channels of
-tasks run attached, with their output) and `subscribers`; and the steps'
-shared helpers (`move`, kills, reasons). It knows nothing of any user interface.
+tasks run attached, with their output), `removals` (how their containers go) and
+`subscribers`; and the steps' shared helpers (`move`, kills, reasons). It knows nothing of
+any user interface.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from drove_tui.engine.exits import Exits
 from drove_tui.engine.logs import LogStore
 from drove_tui.engine.others import Others
 from drove_tui.engine.placement import Request, check_request_size
+from drove_tui.engine.removal import Removals
 from drove_tui.engine.runners import Runners
 from drove_tui.engine.signals import Signal
 from drove_tui.engine.store import IllegalTransition, Store, open_store
@@ -72,6 +74,7 @@ class Engine:
         self.exits = Exits(self)
         self.runners = Runners(self)
         self.attached = Attached(self)
+        self.removals = Removals(self)
         self._signals: dict[tuple[str, str], Signal] = {}
         self._killed: set[tuple[str, str]] = set()
         self._specs: dict[tuple[str, str], TaskSpec] = {}

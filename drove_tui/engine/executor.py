@@ -169,14 +169,16 @@ esac
     # says how it ended: `exit N` (the container's exit code, from docker when the client's
     # status is not 0), `notstarted`, `running` (the client ended, the container did not),
     # `unknown` (docker cannot say now), or `fail N` before anything was run. No marker: the
-    # script itself was cut short.
+    # script itself was cut short. Once the container has exited, its labels hold its
+    # allocation until it is removed, and it runs no more: the reservation goes before the
+    # `exit` marker, so that the engine's removal needs no shell (docker_api).
     + """exec 9<&-
 $d run --sig-proxy=false "$@"; rc=$?
-[ "$rc" = 0 ] && { say exit 0; exit 0; }
+[ "$rc" = 0 ] && { rm -f "$resv/$name"; say exit 0; exit 0; }
 st=$($d container inspect --format '{{.State.Status}} {{.State.ExitCode}}' "$name" \\
   </dev/null 2>&1) && set -- $st || set -- missing "$st"
 case $1 in
-exited|dead) say exit "$2" ;;
+exited|dead) rm -f "$resv/$name"; say exit "$2" ;;
 running|paused|restarting|removing) say running ;;
 created) say notstarted ;;
 *) case "$st" in

@@ -365,8 +365,9 @@ async def provisioning_failed(engine: Engine, record: TaskRecord) -> None:
 async def deprovisioning(engine: Engine, record: TaskRecord) -> None:
     """Keep the container's output locally, remove it (and the image unless cached).
 
-    An attached run that saw the whole output keeps that; any other captures `docker logs`
-    first, in the same call as the removal."""
+    An attached run that saw the whole output keeps that, and its removal is docker's alone
+    (engine/removal.py); any other captures `docker logs` first, in the same call as the
+    removal."""
     host = engine.host_config(record)
     transport = engine.cluster.transport(host)
     name = executor.container_name(record.instance_id)
@@ -376,19 +377,16 @@ async def deprovisioning(engine: Engine, record: TaskRecord) -> None:
         await live.until_ended(CHANNEL_END_WAIT_S)
     try:
         if live is not None and live.whole:
-            done = await transport.run(executor.remove(host, name), timeout=DOCKER_TIMEOUT_S)
-            said = done.stderr.decode("utf-8", "replace").lower()
-            removed = done.ok or "no such container" in said
-            status = 0 if removed else executor.REMOVE_FAILED
+            removed, said = await engine.removals.remove(host, name, timeout=DOCKER_TIMEOUT_S)
             lines = live.lines
         else:
             done = await transport.run(executor.finish(host, name), timeout=DOCKER_TIMEOUT_S)
-            status = done.exit_status
+            removed = done.exit_status != executor.REMOVE_FAILED
+            said = done.stderr.decode("utf-8", "replace").strip()
             lines = merge_capture(record.app, record.task_id, done.stdout, done.stderr)
             lines = lines if done.ok else []
-        if status == executor.REMOVE_FAILED:
-            text = done.stderr.decode("utf-8", "replace").strip()
-            engine.set_reason(record, f"docker rm failed on {host.name}: {text}")
+        if not removed:
+            engine.set_reason(record, f"docker rm failed on {host.name}: {said}")
             await engine.watch.fresh_probe(host.name)
             return  # drive() tries again
         if lines:

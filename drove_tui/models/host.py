@@ -62,6 +62,8 @@ class HostFacts(BaseModel):
     # record): `containers` may then miss some, and the create script asks docker itself.
     listed: bool = True
     host_time: int | None = None  # the host's clock (epoch s) just before the listing
+    # DOCKER_HOST as the host's sessions see it ("" when unset; None: the probe did not say).
+    docker_host: str | None = None
 
 
 class HostStatus(BaseModel):

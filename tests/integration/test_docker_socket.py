@@ -1,0 +1,109 @@
+"""Docker's API through sshd to the host's own socket (cluster/docker_api.py, engine/removal.py)
+on the real sandbox: the probe finds the socket, an attached task's container goes with one
+API call and no command, and a socket the host will not give leaves it to `docker rm`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from drove_tui.cluster import docker_api
+from drove_tui.cluster.command import Command
+from drove_tui.cluster.pool import Cluster
+from drove_tui.cluster.transport import SocketRefused
+from drove_tui.engine import removal
+from drove_tui.engine.engine import Engine
+from drove_tui.loaders.inventory_file import load_inventory
+from drove_tui.models.states import TaskState
+from tests.conftest import Sandbox
+from tests.integration.test_attached_run import record_commands, reservations
+from tests.integration.test_engine_lifecycle import assert_legal_history, inventory, spec
+
+S = TaskState
+HOST = "host3"
+
+
+def containers(sandbox: Sandbox) -> str:
+    return sandbox.run_ssh(HOST, "docker", "ps", "-a", "--format", "{{.Names}}").stdout
+
+
+def record_socket_calls(engine: Engine) -> list[tuple[str, bytes, bytes]]:
+    """Every request the engine sends to a socket on HOST, with the answer's first line."""
+    host = engine.inventory.host(HOST)
+    assert host is not None
+    transport = engine.cluster.transport(host)
+    real = transport.unix_request
+    seen: list[tuple[str, bytes, bytes]] = []
+
+    async def unix_request(path: str, request: bytes, **kw: Any) -> bytes:
+        try:
+            answer = await real(path, request, **kw)
+        except SocketRefused:
+            seen.append((path, request, b"refused"))
+            raise
+        seen.append((path, request, answer.split(b"\r\n")[0]))
+        return answer
+
+    transport.unix_request = unix_request  # type: ignore[method-assign]
+    return seen
+
+
+async def test_the_ssh_transport_talks_to_the_hosts_docker_socket(
+    sandbox: Sandbox, tmp_path: Path
+) -> None:
+    hosts = load_inventory(sandbox.inventory_path).hosts
+    async with Cluster(hosts, user_known_hosts=tmp_path / "none") as cluster:
+        transport = cluster.transport(HOST)
+        said = sandbox.run_ssh(HOST, "sh", "-c", 'printf %s "$DOCKER_HOST"').stdout
+        path = docker_api.socket_path("docker", said)
+        assert path is not None and path.endswith("/docker.sock"), said
+        raw = await transport.unix_request(path, docker_api.request("GET", "/_ping"), timeout=30)
+        assert docker_api.parse_answer(raw).status == 200
+        assert raw.endswith(b"OK")
+        with pytest.raises(SocketRefused, match=f"{HOST} .*cannot connect to /nonexistent.sock"):
+            await transport.unix_request("/nonexistent.sock", b"GET / HTTP/1.1\r\n\r\n", timeout=30)
+        # The connection is still good for commands.
+        assert (await transport.run(Command("true"), timeout=30)).ok
+
+
+async def test_an_attached_tasks_container_goes_with_one_api_call_and_no_command(
+    sandbox: Sandbox, tmp_path: Path
+) -> None:
+    async with Engine.open(inventory(sandbox), tmp_path / "state.db") as engine:
+        await engine.probe(HOST)
+        facts = engine.watch.status(HOST).facts
+        assert facts is not None and (facts.docker_host or "").endswith("/docker.sock")
+        ran = record_commands(engine, HOST)
+        asked = record_socket_calls(engine)
+        record = await engine.submit(spec(sandbox, "sock1", ["sh", "-c", "echo hi"]), pin_host=HOST)
+        done = await engine.wait("it", "sock1")
+        assert_legal_history(engine, done)
+    assert done.state is S.STOPPED and done.result is not None and done.result.exit_code == 0
+    name = f"drove-{record.instance_id}"
+    assert [(request.split(b" ")[:2], first) for _, request, first in asked] == [
+        ([b"DELETE", f"/containers/{name}?force=1&v=1".encode()], b"HTTP/1.1 204 No Content")
+    ]
+    assert not any("rm -f -v" in line for line in ran), ran
+    assert name not in containers(sandbox)
+    assert record.instance_id not in reservations(sandbox)
+
+
+async def test_a_socket_the_host_will_not_give_leaves_the_removal_to_docker_rm(
+    sandbox: Sandbox, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(removal.docker_api, "socket_path", lambda *_: "/nonexistent.sock")
+    async with Engine.open(inventory(sandbox), tmp_path / "state.db") as engine:
+        await engine.probe(HOST)
+        ran = record_commands(engine, HOST)
+        asked = record_socket_calls(engine)
+        record = await engine.submit(spec(sandbox, "sock2", ["true"]), pin_host=HOST)
+        first = await engine.wait("it", "sock2")
+        await engine.submit(spec(sandbox, "sock3", ["true"]), pin_host=HOST)
+        second = await engine.wait("it", "sock3")
+    assert (first.state, second.state) == (S.STOPPED, S.STOPPED)
+    # Refused once; the next removal does not ask again.
+    assert [first_line for _, _, first_line in asked] == [b"refused"]
+    assert sum("rm -f -v" in line for line in ran) == 2, ran
+    assert f"drove-{record.instance_id}" not in containers(sandbox)
