@@ -80,6 +80,15 @@ async def test_docker_version_round_trip_with_verified_host_key(
     assert result.text().strip() == plain.stdout.strip() != ""
 
 
+async def test_sshd_is_asked_for_aes_gcm_first(sandbox: Sandbox, cluster: Cluster) -> None:
+    transport = cluster.transport(_host(sandbox))
+    assert isinstance(transport, SshTransport)
+    conn = await transport.connection()
+    # OpenSSH's own order puts ChaCha20 first; ours wins, as the client's order decides.
+    assert conn.get_extra_info("send_cipher") == "aes128-gcm@openssh.com"
+    assert conn.get_extra_info("recv_cipher") == "aes128-gcm@openssh.com"
+
+
 async def test_metacharacters_arrive_as_literal_arguments_and_run_nothing(
     sandbox: Sandbox, cluster: Cluster
 ) -> None:
