@@ -2,21 +2,20 @@
 
 Its reservation is gone already (the create script drops it with the `exit` marker), so the
 removal is docker's alone: one call of docker's API over the host's connection where the host
-allows it (cluster/docker_api.py), which starts no process there, else the remove script. A
-host that refuses the socket (forwarding off in its sshd, or no access to it) is asked with
-the script for the next REFUSED_RETRY_S; any other doubt (an error, or an answer other than
-"removed") is settled by the script at once, which also says "no such container" the way the
-rest of the engine understands it.
+allows it (cluster/docker_api.py), which starts no process there, else the remove script. Any
+doubt (the socket refused, an error, or an answer other than "removed") is settled by the
+script at once, which also says "no such container" the way the rest of the engine
+understands it. (A host that refused the socket is not asked again for a while: see
+SshTransport.unix_request.)
 """
 
 from __future__ import annotations
 
 import logging
-import time
 from typing import TYPE_CHECKING
 
 from drove_tui.cluster import docker_api
-from drove_tui.cluster.transport import SocketRefused, TransportError
+from drove_tui.cluster.transport import TransportError
 from drove_tui.engine import executor
 
 if TYPE_CHECKING:
@@ -24,21 +23,17 @@ if TYPE_CHECKING:
     from drove_tui.models.inventory import HostConfig
 
 log = logging.getLogger(__name__)
-REFUSED_RETRY_S = 600.0
 NO_CONTENT = 204
 
 
 class Removals:
-    """The engine's way to remove containers, and the hosts whose socket it may not use."""
+    """The engine's way to remove the containers of tasks whose exit it saw."""
 
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
-        self._refused: dict[str, float] = {}  # host -> monotonic time to try its socket again
 
     def socket(self, host: HostConfig) -> str | None:
         """The docker socket to call on `host`, or None to use the docker command."""
-        if self._refused.get(host.name, 0.0) > time.monotonic():
-            return None
         facts = self._engine.watch.status(host.name).facts
         return docker_api.socket_path(host.docker, facts.docker_host if facts else None)
 
@@ -51,9 +46,6 @@ class Removals:
         if path is not None:
             try:
                 answer = await docker_api.remove_container(transport, path, name, timeout=timeout)
-            except SocketRefused as err:
-                log.info("%s; removing containers there with docker rm", err)
-                self._refused[host.name] = time.monotonic() + REFUSED_RETRY_S
             except (TransportError, ValueError) as err:
                 log.info("docker's API on %s: %s; asking docker rm", host.name, err)
             else:

@@ -14,7 +14,7 @@ import pytest
 from drove_tui.cluster import ssh
 from drove_tui.cluster.pool import Cluster, _jump_host
 from drove_tui.cluster.ssh import SshTransport, client_keys
-from drove_tui.cluster.transport import AuthFailed, Unreachable
+from drove_tui.cluster.transport import AuthFailed, SocketRefused, Unreachable
 from drove_tui.models.inventory import HostConfig
 
 
@@ -137,6 +137,40 @@ async def test_the_same_error_on_a_live_connection_is_not_hidden() -> None:
     transport._conn = ClosingConnection(closed=False)  # type: ignore[assignment]
     with pytest.raises(AssertionError):
         await transport._process("true")
+
+
+class NoForwarding:
+    """A connection whose sshd will not connect unix sockets (AllowStreamLocalForwarding no)."""
+
+    def __init__(self) -> None:
+        self.asked = 0
+
+    def is_closed(self) -> bool:
+        return False
+
+    async def open_unix_connection(self, path: str) -> Any:
+        self.asked += 1
+        raise asyncssh.ChannelOpenError(asyncssh.OPEN_ADMINISTRATIVELY_PROHIBITED, "prohibited")
+
+
+async def test_a_refused_socket_is_refused_again_without_asking_until_its_time() -> None:
+    transport = SshTransport(_host())
+    conn = NoForwarding()
+    transport._conn = conn  # type: ignore[assignment]
+    now = [1000.0]
+    transport._clock = lambda: now[0]
+    for _ in range(3):
+        with pytest.raises(SocketRefused, match=r"cannot connect to /d\.sock: prohibited"):
+            await transport.unix_request("/d.sock", b"x", timeout=5)
+    assert conn.asked == 1
+    with pytest.raises(SocketRefused):  # another socket is another question
+        await transport.unix_request("/other.sock", b"x", timeout=5)
+    assert conn.asked == 2
+    now[0] += ssh.SOCKET_RETRY_S
+    with pytest.raises(SocketRefused):
+        await transport.unix_request("/d.sock", b"x", timeout=5)
+    assert conn.asked == 3
+    assert transport._conn is conn  # the connection itself is fine
 
 
 async def test_a_failed_connect_is_not_retried_before_its_backoff(

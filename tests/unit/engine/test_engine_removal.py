@@ -10,7 +10,6 @@ from fake_hosts import FakeHost
 from test_engine_foreign import online
 
 from drove_tui.cluster.transport import CommandTimeout, RunResult, SocketRefused
-from drove_tui.engine import removal
 from drove_tui.engine.engine import Engine
 from drove_tui.engine.store import SqliteStore
 from drove_tui.models.inventory import HostConfig, Inventory
@@ -53,13 +52,6 @@ def probed(eng: Engine, docker_host: str | None) -> None:
     eng.watch._status["h1"] = status
 
 
-@pytest.fixture
-def clock(monkeypatch: pytest.MonkeyPatch) -> list[float]:
-    now = [1000.0]
-    monkeypatch.setattr(removal.time, "monotonic", lambda: now[0])
-    return now
-
-
 async def remove(eng: Engine) -> tuple[bool, str]:
     return await eng.removals.remove(eng.inventory.hosts[0], NAME, timeout=5)
 
@@ -82,6 +74,7 @@ async def test_a_plain_docker_host_removes_through_its_socket_alone(tmp_path: Pa
         b'HTTP/1.1 409 Conflict\r\n\r\n{"message":"removal in progress"}',
         b"garbage",
         CommandTimeout("h1", "no answer"),
+        SocketRefused("h1", "administratively prohibited"),
     ],
 )
 async def test_any_doubt_about_the_socket_is_settled_by_the_remove_script(
@@ -94,21 +87,6 @@ async def test_any_doubt_about_the_socket_is_settled_by_the_remove_script(
     assert len(host.scripts()) == 1
     assert await remove(eng) == (True, "")  # the socket is still tried next time
     assert len(host.socket_calls) == 2 and len(host.scripts()) == 1
-    eng.store.close()
-
-
-async def test_a_host_that_refuses_the_socket_is_asked_by_script_for_a_while(
-    tmp_path: Path, clock: list[float]
-) -> None:
-    host = Host(SocketRefused("h1", "administratively prohibited"), REMOVED)
-    eng = engine_with(tmp_path, host)
-    probed(eng, "")
-    assert await remove(eng) == (True, "")
-    assert await remove(eng) == (True, "")
-    assert len(host.socket_calls) == 1 and len(host.scripts()) == 2
-    clock[0] += removal.REFUSED_RETRY_S + 1
-    assert await remove(eng) == (True, "")
-    assert len(host.socket_calls) == 2 and len(host.scripts()) == 2
     eng.store.close()
 
 
