@@ -184,8 +184,9 @@ def trivial_spec(directory: Path, image: str) -> Path:
 
 def product_inventory(root: Path, directory: Path) -> Path:
     """The sandbox inventory with drove-tui's default settings: the sandbox probes every 2 s
-    so that the test suite sees failures fast; people run with the default (10 s), and a
-    probe costs each host two or three docker calls, which the baselines never pay."""
+    so that the test suite sees failures fast; people run with the default (10 s), and
+    probes cost each host work the baselines never pay (a listing on docker's socket, and
+    every sixth probe a script with two or three docker calls)."""
     text = (root / "inventory.yaml").read_text()
     path = directory / "inventory.yaml"
     path.write_text(

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import json
 import shlex
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from urllib.parse import quote
 
 from drove_tui.cluster.transport import Transport
@@ -24,10 +24,13 @@ DEFAULT_SOCKET = "/var/run/docker.sock"
 
 @dataclass(frozen=True)
 class Answer:
-    """Docker's HTTP status and, for an error, its message."""
+    """Docker's HTTP status, for an error its message, and the headers (names in lower
+    case) and body."""
 
     status: int
     message: str = ""
+    headers: dict[str, str] = field(default_factory=dict, compare=False)
+    body: bytes = field(default=b"", compare=False)
 
 
 def socket_path(docker: str, docker_host: str | None) -> str | None:
@@ -50,8 +53,8 @@ def request(method: str, target: str) -> bytes:
 
 
 def parse_answer(raw: bytes) -> Answer:
-    """The status (and an error's message) of one HTTP answer; ValueError when it is not
-    one (cut short, or something else listens on the socket)."""
+    """One HTTP answer: its status, headers and body, and an error's message; ValueError
+    when it is not one (cut short, or something else listens on the socket)."""
     head, sep, body = raw.partition(b"\r\n\r\n")
     lines = head.decode("latin-1").split("\r\n")
     parts = lines[0].split(" ", 2)
@@ -64,13 +67,18 @@ def parse_answer(raw: bytes) -> Answer:
             body = _unchunk(body)
         except ValueError:
             raise ValueError(f"not an HTTP answer: a bad chunk in {body[:60]!r}") from None
+    length = headers.get("content-length", "")
+    if length.isdigit() and len(body) < int(length):
+        raise ValueError(f"the HTTP answer was cut short ({len(body)} of {length} bytes)")
+    if status < 400:
+        return Answer(status, "", headers, body)
     text = body.decode("utf-8", "replace").strip()
     try:
         said = json.loads(text) if text else {}
     except ValueError:
         said = {}
     message = said.get("message") if isinstance(said, dict) else None
-    return Answer(status, str(message) if message is not None else text[:300])
+    return Answer(status, str(message) if message is not None else text[:300], headers, body)
 
 
 def _unchunk(body: bytes) -> bytes:
@@ -83,6 +91,18 @@ def _unchunk(body: bytes) -> bytes:
         out += rest[:size]
         body = rest[size + 2 :]
     return bytes(out)
+
+
+async def get(
+    transport: Transport,
+    path: str,
+    target: str,
+    *,
+    timeout: float,  # noqa: ASYNC109
+) -> Answer:
+    """`GET target` on the socket."""
+    raw = await transport.unix_request(path, request("GET", target), timeout=timeout)
+    return parse_answer(raw)
 
 
 async def remove_container(

@@ -1,6 +1,10 @@
 """HostMonitor: probes every host on an interval and on demand, keeps each host's status,
 and tells subscribers when a host's state changes.
 
+Every FULL_EVERY-th probe of a host is the full one (probe.py's script); the others are light
+(probe_api.py: docker's socket alone, no process on the host) where the socket is known. The
+first probe, and the one after any probe that was not ONLINE, are full.
+
 Each host has its own poll loop that reschedules itself only after its probe has finished (no
 overlapping polls, and a hanging host delays no other), and a probe of a host already being
 probed joins the one in flight; `request` cuts a host's wait short (a probe that begins after
@@ -21,13 +25,17 @@ from types import TracebackType
 
 from drove_tui.cluster.pool import Cluster
 from drove_tui.cluster.probe import probe
-from drove_tui.cluster.transport import CommandTimeout, Unreachable
+from drove_tui.cluster.probe_api import light_probe
+from drove_tui.cluster.transport import CommandTimeout, Transport, Unreachable
 from drove_tui.errors import DroveError
-from drove_tui.models.host import HostState, HostStatus
+from drove_tui.models.host import HostFacts, HostState, HostStatus
 from drove_tui.models.inventory import HostConfig
 
 log = logging.getLogger(__name__)
 MIN_PROBE_TIMEOUT_S = 5.0
+# Probes of a host per full one (probe.py's script); the others are light (probe_api.py)
+# where its docker socket is known: a minute between full ones at the default interval.
+FULL_EVERY = 6
 
 
 def probe_timeout(host: HostConfig) -> float:
@@ -55,6 +63,7 @@ class HostMonitor:
         self._status = {name: HostStatus(name=name) for name in self.hosts}
         self._inflight: dict[str, asyncio.Task[HostStatus]] = {}
         self._wanted = {name: asyncio.Event() for name in self.hosts}
+        self._light_left = dict.fromkeys(self.hosts, 0)  # light probes before the next full
         self._subscribers: list[tuple[asyncio.Queue[HostStatus], bool]] = []
         self._loops: list[asyncio.Task[None]] = []
 
@@ -107,7 +116,7 @@ class HostMonitor:
         timeout = self._timeout(host)
         try:
             transport = self.cluster.transport(host)
-            facts = await probe(transport, host, timeout=timeout)
+            facts = await self._facts(transport, host, previous, timeout)
         except Unreachable as err:
             status = _failed(previous, now, f"{err.reason}: {err}")
         except CommandTimeout:  # connected, but the host stopped answering
@@ -135,6 +144,25 @@ class HostMonitor:
             if changed or every_probe:
                 queue.put_nowait(status)
         return status
+
+    async def _facts(
+        self,
+        transport: Transport,
+        host: HostConfig,
+        previous: HostStatus,
+        timeout: float,  # noqa: ASYNC109
+    ) -> HostFacts:
+        """A light probe after a good one while full ones are not due, else a full one."""
+        left = self._light_left[host.name]
+        self._light_left[host.name] = 0  # a probe that fails makes the next one full
+        if previous.state is HostState.ONLINE and previous.facts is not None and left > 0:
+            facts = await light_probe(transport, host, previous.facts, timeout=timeout)
+            if facts is not None:
+                self._light_left[host.name] = left - 1
+                return facts
+        facts = await probe(transport, host, timeout=timeout)
+        self._light_left[host.name] = FULL_EVERY - 1
+        return facts
 
     # --- the poll loop ----------------------------------------------------------------------
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import shlex
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from drove_tui.cluster.command import Command
 from drove_tui.cluster.transport import TransportError
@@ -161,14 +161,26 @@ def parse_container(line: str) -> ManagedContainer | None:
         return None
     cid, name, running, exit_code, finished_at, labels_json = fields
     try:
-        labels: dict[str, Any] = json.loads(labels_json) or {}
+        labels = json.loads(labels_json) or {}
+    except ValueError:
+        return None
+    return managed_container(cid, name, running == "true", exit_code, finished_at, labels)
+
+
+def managed_container(
+    cid: str, name: str, running: bool, exit_code: object, finished_at: str, labels: object
+) -> ManagedContainer | None:
+    """A managed container as docker describes it (inspect's fields); None when its record
+    is not usable."""
+    if not isinstance(labels, dict):
+        return None
+    try:
         cores = parse_cpulist(str(labels.get("drove.cores", "")))
         numa = int(labels.get("drove.numa", 0))
         memory_mb = int(labels.get("drove.memory_mb", 0))
-        code = int(exit_code)
+        code = int(str(exit_code))
     except (ValueError, TypeError):
         return None
-    is_running = running == "true"
     # A created container that never ran has no exit code yet, whatever docker reports.
     never_ran = finished_at == NEVER_FINISHED
     return ManagedContainer(
@@ -177,11 +189,11 @@ def parse_container(line: str) -> ManagedContainer | None:
         app=str(labels.get("drove.app", "")),
         task_id=str(labels.get("drove.task", "")),
         instance_id=str(labels.get("drove.instance", "")),
-        running=is_running,
-        exit_code=None if is_running or never_ran else code,
+        running=running,
+        exit_code=None if running or never_ran else code,
         cores=cores,
         numa=numa,
         memory_mb=memory_mb,
         owner=labels.get("drove.owner"),
-        finished_at=None if is_running or never_ran else finished_at,
+        finished_at=None if running or never_ran else finished_at,
     )

@@ -77,7 +77,7 @@ KILL_TIMEOUT_S = 10.0
 _CONNECTION_GONE = (asyncssh.ConnectionLost, asyncssh.DisconnectError, BrokenPipeError)
 CHANNEL_RETRY_MAX_S = 1.0
 CHANNEL_RETRY_TOTAL_S = 30.0
-# How long a socket the host would not connect is refused here without asking again.
+# How long a socket sshd forbids (no streamlocal forwarding) is refused without asking again.
 SOCKET_RETRY_S = 600.0
 
 ConnectionSource = Callable[[], Awaitable[asyncssh.SSHClientConnection]]
@@ -137,8 +137,8 @@ class SshTransport:
         # Kills of abandoned commands run in the background so that a caller who gives up
         # on a host that stopped answering is not held up by it; close() waits for them.
         self._abandoning: set[asyncio.Task[None]] = set()
-        # Sockets the host would not connect (forwarding off, no access): path -> until when
-        # they are refused without asking, and what the host said.
+        # Sockets sshd forbids (forwarding off): path -> until when they are refused without
+        # asking, and what the host said.
         self._refused: dict[str, tuple[float, SocketRefused]] = {}
 
     @property
@@ -401,7 +401,7 @@ class SshTransport:
         """Send `request` to the unix socket `path` on the host over the connection (sshd's
         direct-streamlocal forwarding: sshd connects as the login user, no process runs),
         and return the answer, read until the socket closes (see Transport.unix_request). A
-        socket the host refused is refused here for SOCKET_RETRY_S without asking again."""
+        socket sshd forbids is refused here for SOCKET_RETRY_S without asking again."""
         refused = self._refused.get(path)
         if refused is not None and self._clock() < refused[0]:
             raise refused[1]
@@ -416,7 +416,10 @@ class SshTransport:
                     said = SocketRefused(
                         self.host, f"{self.where}: cannot connect to {path}: {err.reason}"
                     )
-                    self._refused[path] = (self._clock() + SOCKET_RETRY_S, said)
+                    if err.code == asyncssh.OPEN_ADMINISTRATIVELY_PROHIBITED:
+                        # sshd forbids it: asking again soon changes nothing. (A socket that
+                        # failed to connect, say docker restarting, is asked again next time.)
+                        self._refused[path] = (self._clock() + SOCKET_RETRY_S, said)
                     raise said from None
                 try:
                     writer.write(request)

@@ -140,17 +140,19 @@ async def test_the_same_error_on_a_live_connection_is_not_hidden() -> None:
 
 
 class NoForwarding:
-    """A connection whose sshd will not connect unix sockets (AllowStreamLocalForwarding no)."""
+    """A connection whose sshd will not connect unix sockets (AllowStreamLocalForwarding no),
+    or (`code`) whose socket fails to connect."""
 
-    def __init__(self) -> None:
+    def __init__(self, code: int = asyncssh.OPEN_ADMINISTRATIVELY_PROHIBITED) -> None:
         self.asked = 0
+        self.code = code
 
     def is_closed(self) -> bool:
         return False
 
     async def open_unix_connection(self, path: str) -> Any:
         self.asked += 1
-        raise asyncssh.ChannelOpenError(asyncssh.OPEN_ADMINISTRATIVELY_PROHIBITED, "prohibited")
+        raise asyncssh.ChannelOpenError(self.code, "prohibited")
 
 
 async def test_a_refused_socket_is_refused_again_without_asking_until_its_time() -> None:
@@ -171,6 +173,16 @@ async def test_a_refused_socket_is_refused_again_without_asking_until_its_time()
         await transport.unix_request("/d.sock", b"x", timeout=5)
     assert conn.asked == 3
     assert transport._conn is conn  # the connection itself is fine
+
+
+async def test_a_socket_that_failed_to_connect_is_asked_again_next_time() -> None:
+    transport = SshTransport(_host())
+    conn = NoForwarding(asyncssh.OPEN_CONNECT_FAILED)  # docker restarting, say
+    transport._conn = conn  # type: ignore[assignment]
+    for _ in range(2):
+        with pytest.raises(SocketRefused):
+            await transport.unix_request("/d.sock", b"x", timeout=5)
+    assert conn.asked == 2
 
 
 async def test_a_failed_connect_is_not_retried_before_its_backoff(
