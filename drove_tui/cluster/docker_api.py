@@ -3,9 +3,9 @@
 Over SSH, sshd connects the socket for us (direct-streamlocal forwarding, as the login user,
 who may run `docker` anyway): no channel session, no shell and no docker client start on the
 host, which costs several times the removal itself (bench/results/run.md). It is used only
-where the docker command is plain `docker` and the host's `DOCKER_HOST` (as its sessions see
-it, said by the probe) is unset or a unix socket; anything else, or any failure, is left to
-the docker command line.
+where the docker command is plain `docker` and its endpoint (as the command itself says it
+in the full probe: DOCKER_HOST, DOCKER_CONTEXT and the current context all count) is a unix
+socket; anything else, or any failure, is left to the docker command line.
 
 One request per connection (HTTP/1.1 with `Connection: close`), answers read to their end.
 """
@@ -19,7 +19,8 @@ from urllib.parse import quote
 
 from drove_tui.cluster.transport import Transport
 
-DEFAULT_SOCKET = "/var/run/docker.sock"
+OK = 200
+NO_CONTENT = 204
 
 
 @dataclass(frozen=True)
@@ -33,16 +34,14 @@ class Answer:
     body: bytes = field(default=b"", compare=False)
 
 
-def socket_path(docker: str, docker_host: str | None) -> str | None:
+def socket_path(docker: str, endpoint: str | None) -> str | None:
     """The socket the host's `docker` command talks to, or None when it cannot be known
-    here: a docker prefix other than plain `docker` (sudo, podman, flags), a probe that did
-    not say its DOCKER_HOST, or an endpoint that is not a unix socket."""
-    if shlex.split(docker) != ["docker"] or docker_host is None:
+    here: a docker prefix other than plain `docker` (sudo, podman, flags), a probe that could
+    not say the endpoint, or an endpoint that is not a unix socket."""
+    if shlex.split(docker) != ["docker"] or endpoint is None:
         return None
-    if docker_host == "":
-        return DEFAULT_SOCKET
-    path = docker_host.removeprefix("unix://")
-    if path == docker_host or not path.startswith("/"):
+    path = endpoint.removeprefix("unix://")
+    if path == endpoint or not path.startswith("/"):
         return None
     return path
 
@@ -69,7 +68,7 @@ def parse_answer(raw: bytes) -> Answer:
             raise ValueError(f"not an HTTP answer: a bad chunk in {body[:60]!r}") from None
     length = headers.get("content-length", "")
     if length.isdigit() and len(body) < int(length):
-        raise ValueError(f"the HTTP answer was cut short ({len(body)} of {length} bytes)")
+        raise ValueError(f"not an HTTP answer: cut short ({len(body)} of {length} bytes)")
     if status < 400:
         return Answer(status, "", headers, body)
     text = body.decode("utf-8", "replace").strip()
@@ -82,15 +81,19 @@ def parse_answer(raw: bytes) -> Answer:
 
 
 def _unchunk(body: bytes) -> bytes:
+    """A chunked body put together; ValueError when it is cut short (no last chunk)."""
     out = bytearray()
-    while body:
-        size_line, _, rest = body.partition(b"\r\n")
-        size = int(size_line.split(b";")[0].strip() or b"0", 16)
+    while True:
+        size_line, sep, rest = body.partition(b"\r\n")
+        size = int(size_line.split(b";")[0].strip(), 16)
+        if not sep or size < 0:
+            raise ValueError("cut short")
         if size == 0:
-            break
+            return bytes(out)
+        if len(rest) < size + 2 or rest[size : size + 2] != b"\r\n":
+            raise ValueError("cut short")
         out += rest[:size]
         body = rest[size + 2 :]
-    return bytes(out)
 
 
 async def get(

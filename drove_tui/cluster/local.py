@@ -121,6 +121,10 @@ class LocalTransport:
                 try:
                     writer.write(request)
                     return await read_answer(reader.read)
+                except OSError as err:  # the server reset the connection
+                    raise SocketRefused(
+                        self.host, f"{self.host}: {path} closed the connection: {err!r}"
+                    ) from None
                 finally:
                     writer.close()
         except TimeoutError:

@@ -21,9 +21,11 @@ if TYPE_CHECKING:
     from drove_tui.models.inventory import HostConfig
 
 # Sections start with a line "@@name [arg]". Docker errors go to the @@docker section so a
-# DOCKER_DOWN host says why; @@docker_host is DOCKER_HOST as the host's sessions see it (for
-# docker_api.socket_path); a listing that failed (docker ps or inspect) adds @@unlisted, and
-# @@now is the host's clock just before the listing (both for Capacity.census).
+# DOCKER_DOWN host says why; @@docker_endpoint is where the docker command talks to, as the
+# command itself says it (DOCKER_HOST, DOCKER_CONTEXT, the config's current context: for
+# docker_api.socket_path), empty when it cannot say; a listing that failed (docker ps or
+# inspect) adds @@unlisted, and @@now is the host's clock just before the listing (both for
+# Capacity.census).
 PROBE_SCRIPT = r"""
 echo @@nproc; nproc 2>/dev/null || getconf _NPROCESSORS_ONLN
 echo @@uname; uname -m; uname -r
@@ -33,7 +35,7 @@ for d in /sys/devices/system/node/node[0-9]*; do
   echo "@@node ${d##*/node}"; cat "$d/cpulist"; grep MemTotal "$d/meminfo"
 done
 echo @@docker; "$@" version --format '{{.Server.Version}}' 2>&1; echo "@@docker_rc $?"
-echo @@docker_host; printf '%s\n' "${DOCKER_HOST-}"
+echo @@docker_endpoint; "$@" context inspect --format '{{.Endpoints.docker.Host}}' 2>/dev/null
 echo @@now; date +%s
 echo @@containers
 ids=$("$@" ps -aq --no-trunc --filter label=drove.managed=1 2>/dev/null) || echo @@unlisted
@@ -137,7 +139,7 @@ def parse_probe(text: str) -> HostFacts:
     docker_ok = docker_rc.split()[-1] == "0" and bool(docker_lines)
     containers = [parse_container(line) for line in sections.get("containers", []) if line]
     now = sections.get("now", [])
-    docker_host = sections.get("docker_host")
+    endpoint = [line.strip() for line in sections.get("docker_endpoint", []) if line.strip()]
     return HostFacts(
         cores=sum(len(n.cores) for n in nodes),
         numa=nodes,
@@ -150,7 +152,7 @@ def parse_probe(text: str) -> HostFacts:
         containers=[c for c in containers if c is not None],
         listed="unlisted" not in sections and None not in containers,
         host_time=int(now[0]) if now and now[0].strip().isdigit() else None,
-        docker_host=docker_host[0].strip() if docker_host else None,
+        docker_endpoint=endpoint[0] if len(endpoint) == 1 else None,
     )
 
 

@@ -77,8 +77,8 @@ KILL_TIMEOUT_S = 10.0
 _CONNECTION_GONE = (asyncssh.ConnectionLost, asyncssh.DisconnectError, BrokenPipeError)
 CHANNEL_RETRY_MAX_S = 1.0
 CHANNEL_RETRY_TOTAL_S = 30.0
-# How long a socket sshd forbids (no streamlocal forwarding) is refused without asking again.
-SOCKET_RETRY_S = 600.0
+# How long a socket sshd would not connect is refused without asking again.
+SOCKET_RETRY_S = 60.0
 
 ConnectionSource = Callable[[], Awaitable[asyncssh.SSHClientConnection]]
 T = TypeVar("T")
@@ -137,8 +137,8 @@ class SshTransport:
         # Kills of abandoned commands run in the background so that a caller who gives up
         # on a host that stopped answering is not held up by it; close() waits for them.
         self._abandoning: set[asyncio.Task[None]] = set()
-        # Sockets sshd forbids (forwarding off): path -> until when they are refused without
-        # asking, and what the host said.
+        # Sockets sshd would not connect: path -> until when they are refused without asking,
+        # and what the host said.
         self._refused: dict[str, tuple[float, SocketRefused]] = {}
 
     @property
@@ -401,7 +401,10 @@ class SshTransport:
         """Send `request` to the unix socket `path` on the host over the connection (sshd's
         direct-streamlocal forwarding: sshd connects as the login user, no process runs),
         and return the answer, read until the socket closes (see Transport.unix_request). A
-        socket sshd forbids is refused here for SOCKET_RETRY_S without asking again."""
+        socket sshd would not connect is refused here for SOCKET_RETRY_S without asking
+        again: OpenSSH says "open failed" alike for forwarding it forbids and for a socket
+        that is missing (docker restarting), so both wait that long; the command line
+        serves meanwhile."""
         refused = self._refused.get(path)
         if refused is not None and self._clock() < refused[0]:
             raise refused[1]
@@ -416,16 +419,18 @@ class SshTransport:
                     said = SocketRefused(
                         self.host, f"{self.where}: cannot connect to {path}: {err.reason}"
                     )
-                    if err.code == asyncssh.OPEN_ADMINISTRATIVELY_PROHIBITED:
-                        # sshd forbids it: asking again soon changes nothing. (A socket that
-                        # failed to connect, say docker restarting, is asked again next time.)
-                        self._refused[path] = (self._clock() + SOCKET_RETRY_S, said)
+                    self._refused[path] = (self._clock() + SOCKET_RETRY_S, said)
                     raise said from None
                 try:
                     writer.write(request)
                     return await read_answer(reader.read)
                 except _CONNECTION_GONE as lost:
-                    await self._forget(lost)
+                    if self._conn is not conn or conn.is_closed():
+                        await self._forget(lost)
+                    # Only this channel went (the socket's server closed it): not the host.
+                    raise SocketRefused(
+                        self.host, f"{self.where}: {path} closed the connection: {lost!r}"
+                    ) from None
                 finally:
                     writer.close()
         except TimeoutError:

@@ -98,8 +98,9 @@ class AuthFailed(Unreachable):
 
 
 class SocketRefused(TransportError):  # noqa: N818 (as the others)
-    """The host would not connect us to a unix socket: forwarding is off in its sshd, or the
-    socket is missing or not the user's to open. Callers fall back to a command."""
+    """The host would not connect us to a unix socket (forwarding is off in its sshd, or the
+    socket is missing or not the user's to open), or the socket closed before answering.
+    Callers fall back to a command."""
 
 
 class CommandTimeout(TransportError):  # noqa: N818 (the contract's name)

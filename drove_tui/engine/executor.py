@@ -35,8 +35,9 @@ START_FAILED = 78  # created, but it did not start (stderr: docker's text)
 # Where a docker endpoint's creates meet, for every drove-tui process (other stores and users
 # too): its lock, and its reservations (`NAME cores numa memory r TIME`, TIME by the host's
 # clock, one file per container, written under the lock by each create and removed with the
-# container). Both are named after DOCKER_HOST and the docker command, every character but
-# letters, digits, `.` and `-` made `_` (by the shell alone: no process). $d is set before.
+# container, or by the attached run once its container exited). Both are named after
+# DOCKER_HOST and the docker command, every character but letters, digits, `.` and `-` made
+# `_` (by the shell alone: no process). $d is set before.
 HOST_PATHS = """_k="${DOCKER_HOST:-default} $d"; key=
 while [ -n "$_k" ]; do
   _r=${_k#?}; _c=${_k%"$_r"}; _k=$_r

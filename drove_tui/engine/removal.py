@@ -23,7 +23,6 @@ if TYPE_CHECKING:
     from drove_tui.models.inventory import HostConfig
 
 log = logging.getLogger(__name__)
-NO_CONTENT = 204
 
 
 class Removals:
@@ -35,7 +34,7 @@ class Removals:
     def socket(self, host: HostConfig) -> str | None:
         """The docker socket to call on `host`, or None to use the docker command."""
         facts = self._engine.watch.status(host.name).facts
-        return docker_api.socket_path(host.docker, facts.docker_host if facts else None)
+        return docker_api.socket_path(host.docker, facts.docker_endpoint if facts else None)
 
     async def remove(self, host: HostConfig, name: str, *, timeout: float) -> tuple[bool, str]:  # noqa: ASYNC109
         """Remove the exited container `name` with its volumes: (True, "") when it is gone
@@ -49,7 +48,7 @@ class Removals:
             except (TransportError, ValueError) as err:
                 log.info("docker's API on %s: %s; asking docker rm", host.name, err)
             else:
-                if answer.status == NO_CONTENT:
+                if answer.status == docker_api.NO_CONTENT:
                     return True, ""
                 log.info(
                     "docker's API on %s answered %d for %s (%s); asking docker rm",

@@ -62,8 +62,9 @@ class HostFacts(BaseModel):
     # record): `containers` may then miss some, and the create script asks docker itself.
     listed: bool = True
     host_time: int | None = None  # the host's clock (epoch s) just before the listing
-    # DOCKER_HOST as the host's sessions see it ("" when unset; None: the probe did not say).
-    docker_host: str | None = None
+    # Where the host's docker command talks to, as `docker context inspect` says it (e.g.
+    # unix:///var/run/docker.sock); None when it could not say.
+    docker_endpoint: str | None = None
 
 
 class HostStatus(BaseModel):

@@ -114,7 +114,7 @@ async def test_an_attached_tasks_container_goes_with_one_api_call_and_no_command
     async with Engine.open(inventory(sandbox), tmp_path / "state.db") as engine:
         await engine.probe(HOST)
         facts = engine.watch.status(HOST).facts
-        assert facts is not None and (facts.docker_host or "").endswith("/docker.sock")
+        assert facts is not None and (facts.docker_endpoint or "").endswith("/docker.sock")
         ran = record_commands(engine, HOST)
         asked = record_socket_calls(engine)
         record = await engine.submit(spec(sandbox, "sock1", ["sh", "-c", "echo hi"]), pin_host=HOST)

@@ -14,26 +14,27 @@ from drove_tui.cluster.transport import MAX_ANSWER, CommandTimeout, SocketRefuse
 
 
 @pytest.mark.parametrize(
-    ("docker", "docker_host", "path"),
+    ("docker", "endpoint", "path"),
     [
-        ("docker", "", "/var/run/docker.sock"),  # DOCKER_HOST unset: docker's default
-        ("docker", "unix:///run/user/1000/docker.sock", "/run/user/1000/docker.sock"),
-        (" docker ", "", "/var/run/docker.sock"),
-        ("docker", None, None),  # the probe did not say (an older drove-tui's facts)
+        ("docker", "unix:///var/run/docker.sock", "/var/run/docker.sock"),
+        ("docker", "unix:///run/user/1000/docker.sock", "/run/user/1000/docker.sock"),  # rootless
+        (" docker ", "unix:///var/run/docker.sock", "/var/run/docker.sock"),
+        ("docker", None, None),  # the probe could not say (or an older drove-tui's facts)
+        ("docker", "", None),
         ("docker", "tcp://10.0.0.1:2375", None),  # not a socket of the host's
         ("docker", "ssh://me@elsewhere", None),
         ("docker", "unix://", None),
         ("docker", "unix://relative.sock", None),
         ("docker", "/var/run/docker.sock", None),  # docker wants the scheme: so do we
-        ("sudo docker", "", None),  # the login user may not open the socket
-        ("docker --context other", "", None),  # flags may name another daemon
-        ("podman", "", None),
+        ("sudo docker", "unix:///var/run/docker.sock", None),  # the login user may not open it
+        ("docker --context other", "unix:///var/run/docker.sock", None),  # flags may name another
+        ("podman", "unix:///var/run/docker.sock", None),
     ],
 )
 def test_the_socket_is_known_only_for_plain_docker_on_a_unix_endpoint(
-    docker: str, docker_host: str | None, path: str | None
+    docker: str, endpoint: str | None, path: str | None
 ) -> None:
-    assert docker_api.socket_path(docker, docker_host) == path
+    assert docker_api.socket_path(docker, endpoint) == path
 
 
 def test_a_request_asks_the_server_to_close_after_answering() -> None:
@@ -80,6 +81,9 @@ def test_a_body_that_is_not_json_is_the_message() -> None:
         b"SSH-2.0-OpenSSH_9.2\r\n\r\n",  # something else listens there
         b"HTTP/1.1 abc\r\n\r\n",
         b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n",
+        b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\n[1,2]\r\n",  # no last chunk
+        b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\n[1,",  # cut in a chunk
+        b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\n[1,2",  # cut in the body
     ],
 )
 def test_what_is_not_an_http_answer_is_an_error(raw: bytes) -> None:

@@ -11,16 +11,18 @@ import pytest
 
 from drove_tui.cluster.monitor import FULL_EVERY, HostMonitor
 from drove_tui.cluster.probe import parse_container, parse_probe
-from drove_tui.cluster.probe_api import LISTING, light_probe
+from drove_tui.cluster.probe_api import LISTING, MAX_INSPECTS, light_probe
 from drove_tui.cluster.transport import REFUSED, CommandTimeout, SocketRefused, Unreachable
 from drove_tui.models.host import HostFacts, HostState
 from drove_tui.models.inventory import HostConfig
 from tests.unit.cluster.test_monitor import OK, ScriptedCluster, ScriptedTransport
 
 HOST = HostConfig(name="h1", address="h1")
+NEVER = "0001-01-01T00:00:00Z"
 DATE = "Sun, 29 Nov 2026 04:40:10 GMT"  # 1795927210
 LABELS = {"drove.managed": "1", "drove.cores": "0,1", "drove.memory_mb": "64", "drove.app": "a"}
-FULL = OK.replace(b"@@containers", b"@@docker_host\n\n@@containers")
+ENDPOINT = b"@@docker_endpoint\nunix:///var/run/docker.sock\n"
+FULL = OK.replace(b"@@containers", ENDPOINT + b"@@containers")
 
 
 def http(status: int, body: object, *, server: str = "Docker/28.2.2 (linux)") -> bytes:
@@ -118,18 +120,24 @@ async def test_without_the_headers_the_time_is_unknown_and_the_version_kept() ->
         b"garbage",
         http(200, {"not": "a list"}),
         http(200, [{"Names": ["/x"]}]),  # no Id
+        http(200, [{"Id": "x", "State": "exited"}]),  # its inspect below is not an object
+        http(200, [{"Id": f"x{i}", "State": "exited"} for i in range(MAX_INSPECTS + 1)]),
         SocketRefused("h1", "administratively prohibited"),
     ],
 )
 async def test_what_the_api_cannot_say_is_left_to_the_full_probe(answer: bytes | Exception) -> None:
-    assert await probe(Socket({LISTING: answer})) is None
+    held = {"Running": False, "ExitCode": 0, "FinishedAt": NEVER}
+    odd = {"Name": "/x", "State": held, "Config": "not an object"}
+    host = Socket({LISTING: answer, "/containers/x/json": http(200, odd)})
+    assert await probe(host) is None
+    assert len(host.asked) <= 2  # more stopped containers than that: not one inspect
 
 
 @pytest.mark.parametrize(
     "facts",
     [
-        last(docker_host=None),  # the probe did not say where docker listens
-        last(docker_host="tcp://10.0.0.1:2375"),
+        last(docker_endpoint=None),  # the probe could not say where docker listens
+        last(docker_endpoint="tcp://10.0.0.1:2375"),
         last(docker_version=None, docker_error="Cannot connect"),  # docker was down
     ],
 )

@@ -129,6 +129,21 @@ def test_the_hosts_time_before_the_listing_is_kept() -> None:
 
 
 @pytest.mark.parametrize(
+    ("said", "endpoint"),
+    [
+        ("unix:///var/run/docker.sock\n", "unix:///var/run/docker.sock"),
+        ("tcp://10.0.0.1:2375\n", "tcp://10.0.0.1:2375"),
+        ("", None),  # `docker context inspect` failed (an old client): not known
+        ("unix:///a.sock\nunix:///b.sock\n", None),  # not one answer: not known
+    ],
+)
+def test_the_docker_endpoint_is_what_the_command_says(said: str, endpoint: str | None) -> None:
+    text = TWO_NODES.replace("@@containers", f"@@docker_endpoint\n{said}@@containers")
+    assert parse_probe(text).docker_endpoint == endpoint
+    assert parse_probe(TWO_NODES).docker_endpoint is None  # an older probe's output
+
+
+@pytest.mark.parametrize(
     "broken",
     [
         ("@@end", "@@unlisted\n@@end"),  # docker ps or inspect failed

@@ -140,10 +140,10 @@ async def test_the_same_error_on_a_live_connection_is_not_hidden() -> None:
 
 
 class NoForwarding:
-    """A connection whose sshd will not connect unix sockets (AllowStreamLocalForwarding no),
-    or (`code`) whose socket fails to connect."""
+    """A connection whose sshd will not connect a unix socket: OpenSSH says "open failed"
+    (OPEN_CONNECT_FAILED) alike when forwarding is off and when the socket is missing."""
 
-    def __init__(self, code: int = asyncssh.OPEN_ADMINISTRATIVELY_PROHIBITED) -> None:
+    def __init__(self, code: int = asyncssh.OPEN_CONNECT_FAILED) -> None:
         self.asked = 0
         self.code = code
 
@@ -152,7 +152,7 @@ class NoForwarding:
 
     async def open_unix_connection(self, path: str) -> Any:
         self.asked += 1
-        raise asyncssh.ChannelOpenError(self.code, "prohibited")
+        raise asyncssh.ChannelOpenError(self.code, "open failed")  # what OpenSSH says
 
 
 async def test_a_refused_socket_is_refused_again_without_asking_until_its_time() -> None:
@@ -162,7 +162,7 @@ async def test_a_refused_socket_is_refused_again_without_asking_until_its_time()
     now = [1000.0]
     transport._clock = lambda: now[0]
     for _ in range(3):
-        with pytest.raises(SocketRefused, match=r"cannot connect to /d\.sock: prohibited"):
+        with pytest.raises(SocketRefused, match=r"cannot connect to /d\.sock: open failed"):
             await transport.unix_request("/d.sock", b"x", timeout=5)
     assert conn.asked == 1
     with pytest.raises(SocketRefused):  # another socket is another question
@@ -175,14 +175,29 @@ async def test_a_refused_socket_is_refused_again_without_asking_until_its_time()
     assert transport._conn is conn  # the connection itself is fine
 
 
-async def test_a_socket_that_failed_to_connect_is_asked_again_next_time() -> None:
+class ClosingSocket(NoForwarding):
+    """A socket that takes the connection, then closes before answering."""
+
+    async def open_unix_connection(self, path: str) -> Any:
+        self.asked += 1
+
+        class Writer:
+            def write(self, data: bytes) -> None:
+                raise BrokenPipeError
+
+            def close(self) -> None:
+                pass
+
+        return object(), Writer()
+
+
+async def test_a_socket_that_closes_on_a_live_connection_costs_the_host_nothing() -> None:
     transport = SshTransport(_host())
-    conn = NoForwarding(asyncssh.OPEN_CONNECT_FAILED)  # docker restarting, say
+    conn = ClosingSocket()
     transport._conn = conn  # type: ignore[assignment]
-    for _ in range(2):
-        with pytest.raises(SocketRefused):
-            await transport.unix_request("/d.sock", b"x", timeout=5)
-    assert conn.asked == 2
+    with pytest.raises(SocketRefused, match="closed the connection"):
+        await transport.unix_request("/d.sock", b"x", timeout=5)
+    assert transport._conn is conn  # every other channel of the host goes on
 
 
 async def test_a_failed_connect_is_not_retried_before_its_backoff(

@@ -45,10 +45,10 @@ def engine_with(tmp_path: Path, host: Host, *, docker: str = "docker") -> Engine
     return eng
 
 
-def probed(eng: Engine, docker_host: str | None) -> None:
+def probed(eng: Engine, endpoint: str | None) -> None:
     status = online([])
     assert status.facts is not None
-    status.facts.docker_host = docker_host
+    status.facts.docker_endpoint = endpoint
     eng.watch._status["h1"] = status
 
 
@@ -82,7 +82,7 @@ async def test_any_doubt_about_the_socket_is_settled_by_the_remove_script(
 ) -> None:
     host = Host(answer, REMOVED)
     eng = engine_with(tmp_path, host)
-    probed(eng, "")
+    probed(eng, "unix:///var/run/docker.sock")
     assert await remove(eng) == (True, "")
     assert len(host.scripts()) == 1
     assert await remove(eng) == (True, "")  # the socket is still tried next time
@@ -91,15 +91,19 @@ async def test_any_doubt_about_the_socket_is_settled_by_the_remove_script(
 
 
 @pytest.mark.parametrize(
-    ("docker", "docker_host"),
-    [("docker", None), ("sudo docker", ""), ("docker", "tcp://10.1.1.1:2375")],
+    ("docker", "endpoint"),
+    [
+        ("docker", None),
+        ("sudo docker", "unix:///var/run/docker.sock"),
+        ("docker", "tcp://10.1.1.1:2375"),
+    ],
 )
 async def test_without_a_known_socket_the_script_removes(
-    tmp_path: Path, docker: str, docker_host: str | None
+    tmp_path: Path, docker: str, endpoint: str | None
 ) -> None:
     host = Host()
     eng = engine_with(tmp_path, host, docker=docker)
-    probed(eng, docker_host)
+    probed(eng, endpoint)
     assert await remove(eng) == (True, "")
     assert host.socket_calls == [] and len(host.scripts()) == 1
     eng.store.close()
