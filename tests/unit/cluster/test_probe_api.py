@@ -93,6 +93,32 @@ async def test_containers_are_as_the_full_probe_lists_them_and_only_stopped_insp
     assert (facts.cores, facts.memory_total_mb) == (2, 2000)  # from the last full probe
 
 
+@pytest.mark.parametrize(
+    ("state", "running", "inspected_too"),
+    [
+        ("paused", True, False),  # docker's State.Running is true: the script says true
+        ("restarting", True, False),
+        ("dead", False, True),
+        ("removing", False, True),
+    ],
+)
+async def test_dockers_other_states_read_as_the_scripts_running_field(
+    state: str, running: bool, inspected_too: bool
+) -> None:
+    host = Socket(
+        {
+            LISTING: http(200, [listed("y", state)]),
+            "/containers/y/json": http(200, inspected("y", 137, "2026-11-29T04:40:00Z")),
+        }
+    )
+    facts = await probe(host)
+    assert facts is not None
+    (found,) = facts.containers
+    assert found.running is running
+    assert found.exit_code == (None if running else 137)
+    assert (len(host.asked) == 2) is inspected_too
+
+
 async def test_a_container_gone_before_its_inspect_makes_the_listing_incomplete() -> None:
     host = Socket(
         {
