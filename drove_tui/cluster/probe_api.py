@@ -36,7 +36,6 @@ LISTING = "/containers/json?all=1&filters=" + quote(json.dumps({"label": ["drove
 RUNNING = ("running", "paused", "restarting")  # docker's State.Running is true for these
 SERVER = re.compile(r"Docker/(\S+)")
 MAX_INSPECTS = 16
-INSPECT_TIMEOUT_S = 3600.0  # the light probe's own timeout is the one that counts
 
 
 async def light_probe(
@@ -65,7 +64,14 @@ async def light_probe(
             stopped = [e for e in entries if str(e["State"]) not in (*RUNNING, "created")]
             if len(stopped) > MAX_INSPECTS:
                 return None
-            found = await asyncio.gather(*(_container(transport, path, e) for e in entries))
+            reads = [
+                asyncio.ensure_future(_container(transport, path, e, timeout)) for e in entries
+            ]
+            try:
+                found = await asyncio.gather(*reads)
+            finally:
+                for read in reads:  # one failed: the others are of no use any more
+                    read.cancel()
     except (SocketRefused, ValueError, TypeError, KeyError, AttributeError):
         return None
     except TimeoutError:
@@ -86,9 +92,14 @@ async def light_probe(
     )
 
 
-async def _container(transport: Transport, path: str, entry: Any) -> ManagedContainer | None:
-    """One container of docker's listing (JSON); one that has run and stopped is inspected
-    for its exit (the light probe's timeout bounds it)."""
+async def _container(
+    transport: Transport,
+    path: str,
+    entry: Any,  # one element of docker's listing (JSON)
+    timeout: float,  # noqa: ASYNC109
+) -> ManagedContainer | None:
+    """One container of docker's listing; one that has run and stopped is inspected for its
+    exit."""
     cid, state = str(entry["Id"]), str(entry["State"])
     name = str((entry.get("Names") or [""])[0])
     if state in RUNNING:
@@ -96,7 +107,7 @@ async def _container(transport: Transport, path: str, entry: Any) -> ManagedCont
     if state == "created":
         return managed_container(cid, name, False, 0, NEVER_FINISHED, entry.get("Labels") or {})
     target = f"/containers/{quote(cid)}/json"
-    answer = await docker_api.get(transport, path, target, timeout=INSPECT_TIMEOUT_S)
+    answer = await docker_api.get(transport, path, target, timeout=timeout)
     if answer.status != docker_api.OK:
         return None  # gone since the listing
     found = json.loads(answer.body)

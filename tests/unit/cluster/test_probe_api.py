@@ -119,6 +119,31 @@ async def test_dockers_other_states_read_as_the_scripts_running_field(
     assert (len(host.asked) == 2) is inspected_too
 
 
+async def test_one_unreadable_inspect_stops_the_others_at_once() -> None:
+    stopped: list[str] = []
+
+    class Slow(Socket):
+        async def unix_request(self, path: str, request: bytes, *, timeout: float) -> bytes:  # noqa: ASYNC109
+            if b"/containers/slow/" not in request:
+                return await super().unix_request(path, request, timeout=timeout)
+            try:
+                await asyncio.sleep(3600)  # dockerd holding the container's lock, say
+            except asyncio.CancelledError:
+                stopped.append("slow")
+                raise
+            return b""
+
+    host = Slow(
+        {
+            LISTING: http(200, [listed("slow", "exited"), listed("odd", "exited")]),
+            "/containers/odd/json": b"garbage",
+        }
+    )
+    assert await probe(host) is None  # the full probe says instead
+    await asyncio.sleep(0)
+    assert stopped == ["slow"]
+
+
 async def test_a_container_gone_before_its_inspect_makes_the_listing_incomplete() -> None:
     host = Socket(
         {
