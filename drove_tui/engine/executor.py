@@ -172,14 +172,15 @@ esac
     # `unknown` (docker cannot say now), or `fail N` before anything was run. No marker: the
     # script itself was cut short. Once the container has exited, its labels hold its
     # allocation until it is removed, and it runs no more: the reservation goes before the
-    # `exit` marker, so that the engine's removal needs no shell (docker_api).
+    # `exit` marker (ended), so that the engine's removal needs no shell (docker_api).
     + """exec 9<&-
+ended() { rm -f "$resv/$name"; say exit "$1"; }
 $d run --sig-proxy=false "$@"; rc=$?
-[ "$rc" = 0 ] && { rm -f "$resv/$name"; say exit 0; exit 0; }
+[ "$rc" = 0 ] && { ended 0; exit 0; }
 st=$($d container inspect --format '{{.State.Status}} {{.State.ExitCode}}' "$name" \\
   </dev/null 2>&1) && set -- $st || set -- missing "$st"
 case $1 in
-exited|dead) rm -f "$resv/$name"; say exit "$2" ;;
+exited|dead) ended "$2" ;;
 running|paused|restarting|removing) say running ;;
 created) say notstarted ;;
 *) case "$st" in
