@@ -139,7 +139,7 @@ class SshTransport:
         self._abandoning: set[asyncio.Task[None]] = set()
         # Sockets sshd would not connect: path -> until when they are refused without asking,
         # and what the host said.
-        self._refused: dict[str, tuple[float, SocketRefused]] = {}
+        self._refused: dict[str, tuple[float, str]] = {}
 
     @property
     def where(self) -> str:
@@ -407,7 +407,7 @@ class SshTransport:
         serves meanwhile."""
         refused = self._refused.get(path)
         if refused is not None and self._clock() < refused[0]:
-            raise refused[1]
+            raise SocketRefused(self.host, refused[1])  # a new one: a raise grows a traceback
         try:
             async with asyncio.timeout(timeout):
                 conn = await self.connection()
@@ -416,11 +416,9 @@ class SshTransport:
                 except asyncssh.ChannelOpenError as err:
                     if self._conn is not conn:
                         await self._forget(err)
-                    said = SocketRefused(
-                        self.host, f"{self.where}: cannot connect to {path}: {err.reason}"
-                    )
+                    said = f"{self.where}: cannot connect to {path}: {err.reason}"
                     self._refused[path] = (self._clock() + SOCKET_RETRY_S, said)
-                    raise said from None
+                    raise SocketRefused(self.host, said) from None
                 try:
                     writer.write(request)
                     return await read_answer(reader.read)
