@@ -8,19 +8,41 @@ in the full probe: DOCKER_HOST, DOCKER_CONTEXT and the current context all count
 socket; anything else, or any failure, is left to the docker command line.
 
 One request per connection (HTTP/1.1 with `Connection: close`), answers read to their end.
+The attach is the exception: its connection is upgraded to docker's multiplexed stream of
+the container's output, which `Attached.pump` reads until the container closes it.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import shlex
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from typing import Any
 from urllib.parse import quote
 
-from drove_tui.cluster.transport import Transport
+from drove_tui.cluster.transport import (
+    MAX_ANSWER,
+    READ_CHUNK,
+    CommandTimeout,
+    OnLine,
+    SocketReader,
+    StreamName,
+    Transport,
+    cut_lines,
+)
 
 OK = 200
+CREATED = 201
 NO_CONTENT = 204
+NOT_MODIFIED = 304
+NOT_FOUND = 404
+CONFLICT = 409
+SWITCHING_PROTOCOLS = 101
+# The most of an attach's answer head kept while looking for its end.
+MAX_HEAD = 64 * 1024
 
 
 @dataclass(frozen=True)
@@ -46,9 +68,27 @@ def socket_path(docker: str, endpoint: str | None) -> str | None:
     return path
 
 
-def request(method: str, target: str) -> bytes:
-    """An HTTP/1.1 request without a body that asks the server to close after answering."""
-    return f"{method} {target} HTTP/1.1\r\nHost: docker\r\nConnection: close\r\n\r\n".encode()
+class DockerError(ValueError):
+    """Docker answered an attach with an error (its message is the text), or said one in
+    the output's stream; `answer` is what it said."""
+
+    def __init__(self, answer: Answer) -> None:
+        super().__init__(f"docker answered {answer.status}: {answer.message}")
+        self.answer = answer
+
+
+def request(
+    method: str, target: str, body: dict[str, Any] | None = None, *, keep: bool = False
+) -> bytes:
+    """An HTTP/1.1 request that asks the server to close after answering (or, with `keep`,
+    to keep the connection for the next request); a `body` goes as JSON."""
+    connection = "keep-alive" if keep else "close"
+    head = f"{method} {target} HTTP/1.1\r\nHost: docker\r\nConnection: {connection}\r\n"
+    if body is None:
+        return f"{head}\r\n".encode()
+    data = json.dumps(body, separators=(",", ":")).encode()
+    head += f"Content-Type: application/json\r\nContent-Length: {len(data)}\r\n"
+    return f"{head}\r\n".encode() + data
 
 
 def parse_answer(raw: bytes) -> Answer:
@@ -119,3 +159,249 @@ async def remove_container(
     target = f"/containers/{quote(name, safe='')}?force=1&v=1"
     raw = await transport.unix_request(path, request("DELETE", target), timeout=timeout)
     return parse_answer(raw)
+
+
+async def _call(
+    transport: Transport,
+    path: str,
+    method: str,
+    target: str,
+    body: dict[str, Any] | None = None,
+    *,
+    timeout: float,  # noqa: ASYNC109
+) -> Answer:
+    raw = await transport.unix_request(path, request(method, target, body), timeout=timeout)
+    return parse_answer(raw)
+
+
+async def create_container(
+    transport: Transport,
+    path: str,
+    name: str,
+    body: dict[str, Any],
+    *,
+    timeout: float,  # noqa: ASYNC109
+) -> Answer:
+    """`docker create --name NAME` with the API's JSON `body`: 201 created (the body has its
+    Id and Warnings), 409 the name is taken, 404 no such image."""
+    target = f"/containers/create?name={quote(name, safe='')}"
+    return await _call(transport, path, "POST", target, body, timeout=timeout)
+
+
+async def start_container(
+    transport: Transport,
+    path: str,
+    name: str,
+    *,
+    timeout: float,  # noqa: ASYNC109
+) -> Answer:
+    """`docker start NAME`: 204 started, 304 already started, 404 no such container."""
+    target = f"/containers/{quote(name, safe='')}/start"
+    return await _call(transport, path, "POST", target, timeout=timeout)
+
+
+async def wait_container(
+    transport: Transport,
+    path: str,
+    name: str,
+    *,
+    timeout: float,  # noqa: ASYNC109
+) -> Answer:
+    """Wait until the container `name` is not running: 200 with its exit (see exit_code),
+    404 no such container."""
+    target = f"/containers/{quote(name, safe='')}/wait?condition=not-running"
+    return await _call(transport, path, "POST", target, timeout=timeout)
+
+
+def _json(answer: Answer) -> dict[str, Any]:
+    try:
+        said = json.loads(answer.body)
+    except ValueError:
+        said = None
+    if not isinstance(said, dict):
+        raise ValueError(f"docker's answer is not a JSON object: {answer.body[:60]!r}")
+    return said
+
+
+def exit_code(answer: Answer) -> int:
+    """The StatusCode of a wait's answer; ValueError when the answer is not a wait's 200."""
+    if answer.status != OK:
+        raise ValueError(f"docker answered {answer.status}: {answer.message}")
+    code = _json(answer).get("StatusCode")
+    if not isinstance(code, int) or isinstance(code, bool):
+        raise ValueError(f"no StatusCode in docker's answer: {answer.body[:60]!r}")
+    return code
+
+
+def warnings(answer: Answer) -> list[str]:
+    """The Warnings of a create's answer (none when it has none, or is not JSON)."""
+    try:
+        said = _json(answer).get("Warnings")
+    except ValueError:
+        return []
+    return [str(w) for w in said if w] if isinstance(said, list) else []
+
+
+# --- attach: the container's output as docker's multiplexed stream ---------------------------
+
+
+class Frames:
+    """Docker's multiplexed stream cut into lines: each frame is an 8-byte header (the stream:
+    1 stdout, 2 stderr, 0 stdin taken as stdout, 3 docker's own error; three zero bytes; the
+    payload's size as a big-endian uint32) and its payload. Each stream keeps its own partial
+    line; a line longer than MAX_LINE comes in pieces (as every transport's output does).
+    ValueError for what is not that stream (a container with a tty), DockerError for an
+    error docker says in it."""
+
+    def __init__(self, on_line: OnLine) -> None:
+        self._on_line = on_line
+        self._head = bytearray()
+        self._left = 0  # payload bytes of the current frame still to come
+        self._kind = 1
+        self._error = bytearray()
+        self._pending: dict[StreamName, bytearray] = {"stdout": bytearray(), "stderr": bytearray()}
+
+    def feed(self, data: bytes) -> None:
+        """Take the next bytes of the stream; complete lines go to `on_line`."""
+        pos = 0
+        while pos < len(data):
+            if self._left == 0:  # a header, or the rest of one
+                take = data[pos : pos + 8 - len(self._head)]
+                self._head += take
+                pos += len(take)
+                if len(self._head) == 8:
+                    self._start()
+                continue
+            payload = data[pos : pos + self._left]
+            pos += len(payload)
+            self._left -= len(payload)
+            self._payload(payload)
+
+    def _start(self) -> None:
+        head = bytes(self._head)
+        self._head.clear()
+        if head[0] > 3 or head[1:4] != b"\0\0\0":
+            raise ValueError(f"not docker's multiplexed stream: {head!r}")
+        self._kind = head[0]
+        self._left = int.from_bytes(head[4:8], "big")
+        if self._kind == 3 and self._left == 0:
+            self._fail()
+
+    def _payload(self, payload: bytes) -> None:
+        if self._kind == 3:
+            self._error += payload[: max(0, MAX_ANSWER - len(self._error))]
+            if self._left == 0:
+                self._fail()
+            return
+        name: StreamName = "stderr" if self._kind == 2 else "stdout"
+        for line in cut_lines(self._pending[name], payload):
+            self._on_line(name, line)
+
+    def _fail(self) -> None:
+        message = self._error.decode("utf-8", "replace").strip()
+        self._error.clear()
+        raise DockerError(Answer(500, f"error from docker in the stream: {message}"))
+
+    def end(self) -> None:
+        """The stream ended: the last partial lines go to `on_line` (a frame cut short gives
+        what of it arrived)."""
+        for name, pending in self._pending.items():
+            if pending:
+                self._on_line(name, bytes(pending))
+                pending.clear()
+        if self._kind == 3 and (self._error or self._left):
+            self._fail()
+
+
+class Attached:
+    """An attached container's output (what `attach` yields)."""
+
+    def __init__(self, reader: SocketReader, early: bytes) -> None:
+        self._reader = reader
+        self._early = early  # what came with the answer's head
+
+    async def pump(self, on_line: OnLine) -> None:
+        """Hand each line of the output (without the newline) to on_line(stream, line)
+        until docker closes it (the container's streams ended), as `Frames` says.
+        TransportError when the connection breaks."""
+        frames = Frames(on_line)
+        early, self._early = self._early, b""
+        frames.feed(early)
+        while chunk := await self._reader.read(READ_CHUNK):
+            frames.feed(chunk)
+        frames.end()
+
+
+@asynccontextmanager
+async def attach(
+    transport: Transport,
+    path: str,
+    name: str,
+    *,
+    timeout: float,  # noqa: ASYNC109
+) -> AsyncIterator[Attached]:
+    """`docker attach` to the stdout and stderr of the container `name` (made without a tty;
+    attach before starting it, so nothing is missed): yields the output to `pump`. `timeout`
+    covers the connection and docker's answer, not the pump. DockerError when docker
+    answers an error (404 no such container), ValueError for what is not an answer, and
+    the transport's errors (SocketRefused, CommandTimeout, Unreachable) as they come."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    target = f"/containers/{quote(name, safe='')}/attach?stream=1&stdout=1&stderr=1"
+    head = f"POST {target} HTTP/1.1\r\nHost: docker\r\nConnection: Upgrade\r\nUpgrade: tcp\r\n\r\n"
+    async with transport.unix_stream(path, timeout=timeout) as (reader, writer):
+        try:
+            async with asyncio.timeout_at(deadline):
+                writer.write(head.encode())
+                early = await upgraded(reader)
+        except TimeoutError:
+            raise CommandTimeout(
+                transport.host,
+                f"{transport.host}: {path} did not answer the attach within {timeout:g} s",
+            ) from None
+        yield Attached(reader, early)
+
+
+async def upgraded(reader: SocketReader, early: bytes = b"") -> bytes:
+    """Read the answer to an attach up to its stream (101 Switching Protocols, or 200 from
+    older daemons); returns what of the stream came with it. DockerError for any other
+    status, ValueError for what is not an HTTP answer."""
+    head = await read_head(reader, early)
+    if head.status in (SWITCHING_PROTOCOLS, OK):
+        return head.rest
+    raise DockerError(await read_rest(reader, head))
+
+
+@dataclass(frozen=True)
+class Head:
+    """An answer's status line and headers as they came (`raw`), and what followed them."""
+
+    status: int
+    raw: bytes
+    rest: bytes
+
+
+async def read_head(reader: SocketReader, early: bytes = b"") -> Head:
+    """Read an answer's head on a connection (after `early`, bytes read before);
+    ValueError for what is not one."""
+    raw = bytearray(early)
+    while (end := raw.find(b"\r\n\r\n")) < 0:
+        if len(raw) > MAX_HEAD or not (chunk := await reader.read(READ_CHUNK)):
+            raise ValueError(f"not an HTTP answer: {bytes(raw[:60])!r}")
+        raw += chunk
+    parts = raw[: raw.find(b"\r\n")].split(b" ", 2)
+    if len(parts) < 2 or not parts[0].startswith(b"HTTP/1.") or not parts[1].isdigit():
+        raise ValueError(f"not an HTTP answer: {bytes(raw[:60])!r}")
+    return Head(int(parts[1]), bytes(raw[: end + 4]), bytes(raw[end + 4 :]))
+
+
+async def read_rest(reader: SocketReader, head: Head) -> Answer:
+    """The whole answer whose head was read: its body read as far as its length or last
+    chunk says (so that a connection kept open does not hang it), or to the end."""
+    raw = bytearray(head.raw + head.rest)
+    while True:
+        try:
+            return parse_answer(bytes(raw))
+        except ValueError:
+            if len(raw) > MAX_ANSWER or not (chunk := await reader.read(READ_CHUNK)):
+                raise
+            raw += chunk

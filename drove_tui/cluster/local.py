@@ -12,17 +12,24 @@ import contextlib
 import os
 import signal
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
 from drove_tui.cluster.command import Command
 from drove_tui.cluster.transport import (
     CommandTimeout,
     OnLine,
     RunResult,
+    SocketReader,
     SocketRefused,
+    SocketWriter,
+    Stdin,
     StreamName,
+    TransportError,
     feed_lines,
+    feed_stdin,
     merged_lines,
-    read_answer,
+    socket_request,
+    with_feed,
 )
 
 # How long a TERMed process group gets before it is KILLed.
@@ -50,7 +57,7 @@ class LocalTransport:
         self,
         cmd: Command,
         *,
-        stdin: bytes | None = None,
+        stdin: Stdin = None,
         timeout: float | None = None,  # noqa: ASYNC109
         on_line: OnLine | None = None,
     ) -> RunResult:
@@ -59,10 +66,7 @@ class LocalTransport:
         proc = await self._spawn(cmd, stdin=stdin is not None)
         try:
             async with asyncio.timeout(timeout):
-                if on_line is None:
-                    out, err = await proc.communicate(stdin)
-                else:
-                    out, err = await _feed_and_read(proc, stdin, on_line)
+                out, err = await _feed_and_read(proc, stdin, on_line)
         except TimeoutError:
             await _kill_group(proc)
             raise CommandTimeout(
@@ -110,47 +114,66 @@ class LocalTransport:
         timeout: float,  # noqa: ASYNC109
     ) -> bytes:
         """Send `request` to the unix socket `path` here; the answer, read until it closes."""
+        return await socket_request(self, self.host, path, request, timeout=timeout)
+
+    @asynccontextmanager
+    async def unix_stream(
+        self,
+        path: str,
+        *,
+        timeout: float,  # noqa: ASYNC109
+    ) -> AsyncIterator[tuple[SocketReader, SocketWriter]]:
+        """A connection to the unix socket `path` here (see Transport.unix_stream)."""
         try:
             async with asyncio.timeout(timeout):
-                try:
-                    reader, writer = await asyncio.open_unix_connection(path)
-                except OSError as err:
-                    raise SocketRefused(
-                        self.host, f"{self.host}: cannot connect to {path}: {err.strerror}"
-                    ) from None
-                try:
-                    writer.write(request)
-                    return await read_answer(reader.read)
-                except OSError as err:  # the server reset the connection
-                    raise SocketRefused(
-                        self.host, f"{self.host}: {path} closed the connection: {err!r}"
-                    ) from None
-                finally:
-                    writer.close()
+                reader, writer = await asyncio.open_unix_connection(path)
+        except OSError as err:
+            raise SocketRefused(
+                self.host, f"{self.host}: cannot connect to {path}: {err.strerror}"
+            ) from None
         except TimeoutError:
             raise CommandTimeout(
                 self.host, f"{self.host}: {path} did not answer within {timeout:g} s"
             ) from None
+
+        def failure(err: BaseException | None) -> TransportError | None:
+            if err is None:
+                return None
+            return SocketRefused(self.host, f"{self.host}: {path} closed the connection: {err!r}")
+
+        errors = (OSError,)
+        try:
+            yield SocketReader(reader, failure, errors), SocketWriter(writer, failure, errors)
+        finally:
+            writer.close()
 
     async def close(self) -> None:
         """Nothing to release for local commands."""
 
 
 async def _feed_and_read(
-    proc: asyncio.subprocess.Process, stdin: bytes | None, on_line: OnLine
+    proc: asyncio.subprocess.Process, stdin: Stdin, on_line: OnLine | None
 ) -> tuple[bytes, bytes]:
     assert proc.stdout is not None and proc.stderr is not None
+    stdout, stderr = proc.stdout, proc.stderr
+
+    async def read() -> tuple[bytes, bytes]:
+        if on_line is None:
+            out, err = await asyncio.gather(stdout.read(), stderr.read())
+            return out, err
+        return await feed_lines(stdout.read, stderr.read, on_line)
 
     async def feed() -> None:
         if proc.stdin is not None:
-            with contextlib.suppress(BrokenPipeError, ConnectionResetError):
-                proc.stdin.write(stdin or b"")
-                await proc.stdin.drain()
-            proc.stdin.close()
+            await feed_stdin(stdin, proc.stdin.write, proc.stdin.drain, proc.stdin.close)
 
-    out, _ = await asyncio.gather(feed_lines(proc.stdout.read, proc.stderr.read, on_line), feed())
+    # The output ends as the command exits. Its stdin must be closed before waiting: asyncio's
+    # wait() returns only once every pipe is.
+    output = await with_feed(read(), feed())
+    if proc.stdin is not None:
+        proc.stdin.close()
     await proc.wait()
-    return out
+    return output
 
 
 def _status(proc: asyncio.subprocess.Process) -> int:

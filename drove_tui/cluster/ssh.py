@@ -20,6 +20,7 @@ import re
 import socket
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
@@ -37,13 +38,18 @@ from drove_tui.cluster.transport import (
     CommandTimeout,
     OnLine,
     RunResult,
+    SocketReader,
     SocketRefused,
+    SocketWriter,
+    Stdin,
     StreamName,
     TransportError,
     Unreachable,
     feed_lines,
+    feed_stdin,
     merged_lines,
-    read_answer,
+    socket_request,
+    with_feed,
 )
 
 if TYPE_CHECKING:
@@ -306,7 +312,7 @@ class SshTransport:
         self,
         cmd: Command,
         *,
-        stdin: bytes | None = None,
+        stdin: Stdin = None,
         timeout: float | None = None,  # noqa: ASYNC109
         on_line: OnLine | None = None,
     ) -> RunResult:
@@ -330,7 +336,7 @@ class SshTransport:
             raise
 
     async def _run(
-        self, cmd: Command, stdin: bytes | None, state: dict[str, Any], on_line: OnLine | None
+        self, cmd: Command, stdin: Stdin, state: dict[str, Any], on_line: OnLine | None
     ) -> RunResult:
         async with self._channels:
             proc = await self._process(wrap(cmd).line())
@@ -338,12 +344,6 @@ class SshTransport:
             try:
                 pgid, head = await self._pgid(proc)
                 state["pgid"] = pgid
-
-                async def feed() -> None:
-                    if stdin:
-                        proc.stdin.write(stdin)
-                        await proc.stdin.drain()
-                    proc.stdin.write_eof()
 
                 if on_line is None:
                     read: Any = asyncio.gather(proc.stdout.read(), proc.stderr.read())
@@ -354,8 +354,14 @@ class SshTransport:
                     read = feed_lines(
                         proc.stdout.read, proc.stderr.read, on_line, quiet=_CONNECTION_GONE
                     )
-                (out, err), _ = await asyncio.gather(read, feed())
-                await proc.wait_closed()
+
+                async def read_to_the_end() -> tuple[bytes, bytes]:
+                    output: tuple[bytes, bytes] = await read
+                    await proc.wait_closed()
+                    return output
+
+                feed = feed_stdin(stdin, proc.stdin.write, proc.stdin.drain, proc.stdin.write_eof)
+                out, err = await with_feed(read_to_the_end(), feed)
                 if (
                     on_line is not None
                     and proc.exit_status is None
@@ -398,13 +404,23 @@ class SshTransport:
         *,
         timeout: float,  # noqa: ASYNC109
     ) -> bytes:
-        """Send `request` to the unix socket `path` on the host over the connection (sshd's
-        direct-streamlocal forwarding: sshd connects as the login user, no process runs),
-        and return the answer, read until the socket closes (see Transport.unix_request). A
-        socket sshd would not connect is refused here for SOCKET_RETRY_S without asking
-        again: OpenSSH says "open failed" alike for forwarding it forbids and for a socket
-        that is missing (docker restarting), so both wait that long; the command line
-        serves meanwhile."""
+        """Send `request` to the unix socket `path` on the host and return the answer, read
+        until the socket closes (see Transport.unix_request and `unix_stream`)."""
+        return await socket_request(self, self.where, path, request, timeout=timeout)
+
+    @asynccontextmanager
+    async def unix_stream(
+        self,
+        path: str,
+        *,
+        timeout: float,  # noqa: ASYNC109
+    ) -> AsyncIterator[tuple[SocketReader, SocketWriter]]:
+        """A connection to the unix socket `path` on the host over the connection (sshd's
+        direct-streamlocal forwarding: sshd connects as the login user, no process runs); see
+        Transport.unix_stream. A socket sshd would not connect is refused here for
+        SOCKET_RETRY_S without asking again: OpenSSH says "open failed" alike for forwarding
+        it forbids and for a socket that is missing (docker restarting), so both wait that
+        long; the command line serves meanwhile."""
         refused = self._refused.get(path)
         if refused is not None and self._clock() < refused[0]:
             raise SocketRefused(self.host, refused[1])  # a new one: a raise grows a traceback
@@ -419,22 +435,27 @@ class SshTransport:
                     said = f"{self.where}: cannot connect to {path}: {err.reason}"
                     self._refused[path] = (self._clock() + SOCKET_RETRY_S, said)
                     raise SocketRefused(self.host, said) from None
-                try:
-                    writer.write(request)
-                    return await read_answer(reader.read)
-                except _CONNECTION_GONE as lost:
-                    if self._conn is not conn or conn.is_closed():
-                        await self._forget(lost)
-                    # Only this channel went (the socket's server closed it): not the host.
-                    raise SocketRefused(
-                        self.host, f"{self.where}: {path} closed the connection: {lost!r}"
-                    ) from None
-                finally:
-                    writer.close()
         except TimeoutError:
             raise CommandTimeout(
                 self.host, f"{self.where}: {path} did not answer within {timeout:g} s"
             ) from None
+
+        def failure(err: BaseException | None) -> TransportError | None:
+            if self._conn is not conn or conn.is_closed():
+                if self._conn is conn:  # (closed: asyncssh's _lost is only late to say it)
+                    self._conn = self._client = None
+                why = err or "it closed under a socket"
+                return self._unreachable(CONNECTION_LOST, f"connection lost: {why}")
+            if err is None:
+                return None
+            # Only this channel went (the socket's server closed it): not the host.
+            return SocketRefused(self.host, f"{self.where}: {path} closed the connection: {err!r}")
+
+        errors = (asyncssh.Error, OSError)
+        try:
+            yield SocketReader(reader, failure, errors), SocketWriter(writer, failure, errors)
+        finally:
+            writer.close()
 
     async def stream(
         self,

@@ -5,6 +5,7 @@ socket the host will not give leaves it to `docker rm`."""
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +16,7 @@ from drove_tui.cluster.command import Command
 from drove_tui.cluster.pool import Cluster
 from drove_tui.cluster.probe import probe
 from drove_tui.cluster.probe_api import light_probe
-from drove_tui.cluster.transport import SocketRefused
+from drove_tui.cluster.transport import SocketRefused, StdinFeed
 from drove_tui.engine import removal
 from drove_tui.engine.engine import Engine
 from drove_tui.loaders.inventory_file import load_inventory
@@ -125,9 +126,10 @@ async def test_an_attached_tasks_container_goes_with_one_api_call_and_no_command
     removals = [
         (request.split(b" ")[1], first) for _, request, first in asked if b"DELETE" in request
     ]
-    # (The light probes use the socket too, with GETs only.)
+    # (The light probes use the socket too, with GETs only, and the run itself with POSTs:
+    # tests/integration/test_api_run.py.)
     assert removals == [(f"/containers/{name}?force=1&v=1".encode(), b"HTTP/1.1 204 No Content")]
-    assert all(r.startswith((b"GET ", b"DELETE ")) for _, r, _ in asked)
+    assert all(r.startswith((b"GET ", b"POST ", b"DELETE ")) for _, r, _ in asked)
     assert not any("rm -f -v" in line for line in ran), ran
     assert name not in containers(sandbox)
     assert record.instance_id not in reservations(sandbox)
@@ -153,3 +155,76 @@ async def test_a_socket_the_host_will_not_give_leaves_the_removal_to_docker_rm(
     assert deletes == [b"refused", b"refused"]
     assert sum("rm -f -v" in line for line in ran) == 2, ran
     assert f"drove-{record.instance_id}" not in containers(sandbox)
+
+
+async def test_a_container_runs_through_the_api_create_attach_start_pump_wait(
+    sandbox: Sandbox, tmp_path: Path
+) -> None:
+    hosts = load_inventory(sandbox.inventory_path).hosts
+    said = sandbox.run_ssh(HOST, "sh", "-c", 'printf %s "$DOCKER_HOST"').stdout
+    path = docker_api.socket_path("docker", said)
+    assert path is not None, said
+    name = "api-run"
+    body = {
+        "Image": sandbox.image,
+        "Cmd": ["sh", "-c", "echo out; echo err >&2; printf tail; exit 7"],
+        "AttachStdout": True,
+        "AttachStderr": True,
+    }
+    lines: list[tuple[str, bytes]] = []
+    try:
+        async with Cluster(hosts, user_known_hosts=tmp_path / "none") as cluster:
+            transport = cluster.transport(HOST)
+            made = await docker_api.create_container(transport, path, name, body, timeout=30)
+            assert made.status == docker_api.CREATED, made.message
+            again = await docker_api.create_container(transport, path, name, body, timeout=30)
+            assert again.status == docker_api.CONFLICT
+            async with docker_api.attach(transport, path, name, timeout=30) as out:
+                started = await docker_api.start_container(transport, path, name, timeout=30)
+                assert started.status == docker_api.NO_CONTENT, started.message
+                await out.pump(lambda stream, line: lines.append((stream, line)))
+            waited = await docker_api.wait_container(transport, path, name, timeout=30)
+            assert docker_api.exit_code(waited) == 7
+            started = await docker_api.start_container(transport, path, name, timeout=30)
+            assert started.status == docker_api.NO_CONTENT  # an exited one starts again
+            with pytest.raises(docker_api.DockerError, match="404: No such container"):
+                async with docker_api.attach(transport, path, "api-none", timeout=30):
+                    pass
+            gone = await docker_api.remove_container(transport, path, name, timeout=30)
+            assert gone.status == docker_api.NO_CONTENT
+            # The connection is still good for commands.
+            assert (await transport.run(Command("true"), timeout=30)).ok
+    finally:
+        sandbox.run_ssh(HOST, "docker", "rm", "-f", name)
+    assert [line for stream, line in lines if stream == "stdout"] == [b"out", b"tail"]
+    assert [line for stream, line in lines if stream == "stderr"] == [b"err"]
+    assert name not in containers(sandbox)
+
+
+async def test_stdin_fed_piece_by_piece_reaches_a_remote_command(
+    sandbox: Sandbox, tmp_path: Path
+) -> None:
+    hosts = load_inventory(sandbox.inventory_path).hosts
+    async with Cluster(hosts, user_known_hosts=tmp_path / "none") as cluster:
+        transport = cluster.transport(HOST)
+        feed = StdinFeed()
+        seen: list[tuple[str, bytes]] = []
+
+        def on_line(stream: str, line: bytes) -> None:
+            seen.append((stream, line))
+            if line == b"ready":  # it waits on its stdin now
+                feed.send(b"hel")
+                feed.send(b"lo\n")
+                feed.close()
+
+        script = 'echo ready; read -r x; echo "got $x"; cat; echo eof >&2'
+        done = await transport.run(
+            Command("sh", "-c", script), stdin=feed, timeout=60, on_line=on_line
+        )
+        assert done.exit_status == 0
+        assert [line for s, line in seen if s == "stdout"] == [b"ready", b"got hello"]
+        assert [line for s, line in seen if s == "stderr"] == [b"eof"]
+        # A command that ends without its input ends the run all the same.
+        async with asyncio.timeout(60):
+            done = await transport.run(Command("sh", "-c", "echo bye; exit 3"), stdin=StdinFeed())
+        assert (done.exit_status, done.stdout) == (3, b"bye\n")

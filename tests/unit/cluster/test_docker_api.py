@@ -159,3 +159,21 @@ async def test_a_missing_socket_is_refused_and_a_silent_one_times_out(tmp_path: 
     async with server:
         with pytest.raises(CommandTimeout, match=r"did not answer within 0\.2 s"):
             await LocalTransport().unix_request(str(sock), b"GET / HTTP/1.1\r\n\r\n", timeout=0.2)
+
+
+async def test_the_local_unix_stream_carries_both_ways_and_half_closes(tmp_path: Path) -> None:
+    sock = tmp_path / "echo.sock"
+
+    async def echo(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        writer.write(b"got " + await reader.read())  # to our EOF
+        await writer.drain()
+        writer.close()
+
+    server = await asyncio.start_unix_server(echo, path=str(sock))
+    async with server, LocalTransport().unix_stream(str(sock), timeout=5) as (reader, writer):
+        writer.write(b"one ")
+        writer.write(b"two")
+        await writer.drain()
+        writer.write_eof()
+        got = [await reader.read(2), await reader.read(100), await reader.read(100)]
+    assert got == [b"go", b"t one two", b""]

@@ -248,3 +248,96 @@ def test_a_passphrase_key_goes_to_ssh_agent_or_says_how(
         client_keys(host)
     monkeypatch.setenv("SSH_AUTH_SOCK", str(tmp_path / "agent.sock"))
     assert client_keys(host) == {}  # asyncssh then asks the agent
+
+
+class StreamingSocket(NoForwarding):
+    """A socket sshd connects: reading gives `chunks`, then `end` (an error to raise, or
+    b"" for its end); `lose` closes the connection just before the end."""
+
+    def __init__(self, *chunks: bytes, end: BaseException | None = None, lose: bool = False):
+        super().__init__()
+        self.chunks = list(chunks)
+        self.end = end
+        self.lose = lose
+        self.closed = False
+        self.sent: list[bytes] = []
+        self.writer_closed = False
+
+    def is_closed(self) -> bool:
+        return self.closed
+
+    async def open_unix_connection(self, path: str) -> Any:
+        self.asked += 1
+        sock = self
+
+        class Reader:
+            async def read(self, n: int) -> bytes:
+                if sock.chunks:
+                    return sock.chunks.pop(0)
+                sock.closed = sock.closed or sock.lose
+                if sock.end is not None:
+                    raise sock.end
+                return b""
+
+        class Writer:
+            def write(self, data: bytes) -> None:
+                sock.sent.append(data)
+
+            def close(self) -> None:
+                sock.writer_closed = True
+
+        return Reader(), Writer()
+
+
+async def test_a_unix_stream_reads_to_its_end_and_closes_on_leaving() -> None:
+    transport = SshTransport(_host())
+    conn = StreamingSocket(b"ab", b"c")
+    transport._conn = conn  # type: ignore[assignment]
+    async with transport.unix_stream("/d.sock", timeout=5) as (reader, writer):
+        writer.write(b"hello")
+        got = [await reader.read(10) for _ in range(3)]
+    assert (got, conn.sent, conn.writer_closed) == ([b"ab", b"c", b""], [b"hello"], True)
+
+
+async def test_a_refused_socket_refuses_streams_too_without_asking_again() -> None:
+    transport = SshTransport(_host())
+    conn = NoForwarding()
+    transport._conn = conn  # type: ignore[assignment]
+    with pytest.raises(SocketRefused, match=r"cannot connect to /d\.sock: open failed"):
+        await transport.unix_request("/d.sock", b"x", timeout=5)
+    for _ in range(2):
+        with pytest.raises(SocketRefused, match=r"cannot connect to /d\.sock: open failed"):
+            async with transport.unix_stream("/d.sock", timeout=5):
+                pass
+    assert conn.asked == 1
+    assert transport._conn is conn
+
+
+@pytest.mark.parametrize(
+    "error", [ConnectionResetError(), asyncssh.ConnectionLost("channel"), BrokenPipeError()]
+)
+async def test_a_stream_failing_on_a_live_connection_is_the_sockets_alone(
+    error: BaseException,
+) -> None:
+    transport = SshTransport(_host())
+    conn = StreamingSocket(b"head", end=error)
+    transport._conn = conn  # type: ignore[assignment]
+    async with transport.unix_stream("/d.sock", timeout=5) as (reader, _):
+        assert await reader.read(10) == b"head"
+        with pytest.raises(SocketRefused, match=r"/d\.sock closed the connection"):
+            await reader.read(10)
+    assert transport._conn is conn  # the host's other channels go on
+    assert "/d.sock" not in transport._refused  # and the socket may be asked again at once
+
+
+@pytest.mark.parametrize("end", [asyncssh.ConnectionLost("gone"), None])
+async def test_a_stream_whose_connection_went_is_a_lost_host(end: BaseException | None) -> None:
+    transport = SshTransport(_host())
+    conn = StreamingSocket(b"head", end=end, lose=True)
+    transport._conn = conn  # type: ignore[assignment]
+    async with transport.unix_stream("/d.sock", timeout=5) as (reader, _):
+        assert await reader.read(10) == b"head"
+        with pytest.raises(Unreachable, match="connection lost") as lost:
+            await reader.read(10)  # (asyncssh may say the loss as a plain end)
+    assert lost.value.reason == "connection lost"
+    assert transport._conn is None  # the next call connects again
