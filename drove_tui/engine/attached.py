@@ -22,8 +22,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 
 from drove_tui.cluster.command import Command
-from drove_tui.cluster.transport import StreamName, TransportError
-from drove_tui.engine import executor
+from drove_tui.cluster.transport import RunResult, StdinFeed, StreamName, TransportError
+from drove_tui.engine import api_run, executor
 from drove_tui.engine.events import LogLine
 from drove_tui.engine.signals import Signal
 from drove_tui.models.inventory import HostConfig
@@ -46,6 +46,8 @@ DOCKER_WARNINGS = (
     "WARNING: The requested image's platform",
     "WARNING: IPv4 forwarding is disabled",
 )
+
+
 EndKind = Literal["exited", "failed", "notstarted", "detached", "broken"]
 
 
@@ -80,6 +82,7 @@ class LiveRun:
         self._bytes = 0
         self._sizes: list[int] = []  # what each kept line costs, as counted in _bytes
         self._markers: list[str] = []
+        self.reserved = asyncio.Event()  # the reserve script said so (engine/api_run.py)
         self._stdout_seen = False
         self._stderr: deque[str] = deque(maxlen=20)  # docker's complaint, when nothing ran
 
@@ -99,7 +102,11 @@ class LiveRun:
         text = raw.decode("utf-8", "replace")
         if stream == "stderr":
             if text.startswith(self.tag + " "):
-                self._markers.append(text[len(self.tag) + 1 :].strip())
+                marker = text[len(self.tag) + 1 :].strip()
+                if marker == "reserved":
+                    self.reserved.set()
+                else:
+                    self._markers.append(marker)
                 return
             if not self.lines and text.startswith(DOCKER_WARNINGS):
                 log.info("docker on %s: %s", self.host, text)  # said at create, not output
@@ -159,6 +166,19 @@ class LiveRun:
         return " ".join(line for line in said if line != DOCKER_HELP) or "docker run failed"
 
 
+@dataclass(frozen=True)
+class ApiRun:
+    """What a run through docker's API needs: the reserve script, the socket and the create
+    body, and the client's script and env for a socket that turns out not to be usable."""
+
+    reserve: Command
+    socket: str
+    body: dict[str, object]
+    cli: Command
+    env: bytes
+    tag: str
+
+
 class Attached:
     """The tasks this engine runs attached, by task key, and their channels."""
 
@@ -185,6 +205,15 @@ class Attached:
         self._pumps[record.key] = asyncio.create_task(self._pump(record, host, cmd, env, live))
         return live
 
+    def start_api(self, record: TaskRecord, host: HostConfig, run: ApiRun) -> LiveRun:
+        """As start, through docker's API (engine/api_run.py), or with `run.cli` when the
+        socket turns out not to be usable."""
+        self.forget(record.key)
+        live = LiveRun(record, host.name, run.tag, self._engine.signal(record.key))
+        self._runs[record.key] = live
+        self._pumps[record.key] = asyncio.create_task(self._pump_api(record, host, run, live))
+        return live
+
     def get(self, key: Key) -> LiveRun | None:
         """The task's live run in this process, if it was started attached here."""
         return self._runs.get(key)
@@ -205,6 +234,66 @@ class Attached:
         for pump in pumps:
             pump.cancel()
         await asyncio.gather(*pumps, return_exceptions=True)
+
+    async def _pump_api(
+        self, record: TaskRecord, host: HostConfig, run: ApiRun, live: LiveRun
+    ) -> None:
+        transport = self._engine.cluster.transport(host)
+        name = executor.container_name(record.instance_id)
+        feed = StdinFeed()
+        script = asyncio.create_task(
+            transport.run(run.reserve, stdin=feed, timeout=None, on_line=live.on_line)
+        )
+        try:
+            try:
+                got = await api_run.run(
+                    transport,
+                    run.socket,
+                    name,
+                    run.body,
+                    live.on_line,
+                    reserved=live.reserved,
+                    script=script,
+                )
+            except api_run.NotUsable as err:
+                log.info("docker's API on %s: %s; running docker run", host.name, err)
+                feed.send(api_run.ENDED)
+                feed.close()
+                await asyncio.gather(script, return_exceptions=True)
+                await self._pump(record, host, run.cli, run.env, live)
+                return
+            if got.drop:
+                feed.send(api_run.ENDED)
+            feed.close()
+            if got.kind == "unreserved":
+                await self._ended(record, live, script)
+                return
+            if got.kind in ("failed", "notstarted"):
+                live.lines.clear()  # the container said nothing: docker's words are the text
+            ended = live.end(Ended(got.kind, got.status, got.text))
+            if ended.kind == "exited":
+                self._engine.exits.on_exit(name, ended.status)
+            # The script drops the reservation and ends; how it ends changes nothing.
+            await asyncio.wait({script}, timeout=api_run.API_TIMEOUT_S)
+        finally:
+            feed.close()
+            if not script.done():
+                script.cancel()
+            await asyncio.gather(script, return_exceptions=True)
+
+    async def _ended(
+        self, record: TaskRecord, live: LiveRun, script: asyncio.Task[RunResult]
+    ) -> None:
+        """The reserve script ended before it reserved: its markers say why."""
+        try:
+            done = await script
+        except TransportError as err:
+            live.end(Ended("broken", text=str(err)))
+        except Exception as err:  # never leave a waiter hanging
+            log.exception("attached run of %s/%s failed", record.app, record.task_id)
+            live.end(Ended("broken", text=f"internal error: {err}"))
+        else:
+            live.finish(done.exit_status)
 
     async def _pump(
         self, record: TaskRecord, host: HostConfig, cmd: Command, env: bytes, live: LiveRun

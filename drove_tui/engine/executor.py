@@ -9,22 +9,14 @@ another. Secrets never reach a command line: the environment goes through
 
 from __future__ import annotations
 
-import hashlib
-import json
 from typing import Literal
 
 from drove_tui.cluster.command import Command
 from drove_tui.models.inventory import HostConfig
-from drove_tui.models.spec import (
-    DEVICE_PERMISSION_FLAGS,
-    LocalLogging,
-    MountMode,
-    TaskSpec,
-)
 from drove_tui.models.task import TaskRecord
 
 MANAGED_LABEL = "drove.managed=1"
-CreateMode = Literal["create", "detach", "attach"]
+CreateMode = Literal["create", "detach", "attach", "reserve"]
 
 # Exit statuses of CREATE_SCRIPT that are not docker's own.
 LOCK_TIMEOUT = 75  # another process held the host lock too long
@@ -72,10 +64,14 @@ exec $d pull "$img"
 # - create: only create (configs are copied in before the start);
 # - detach: `docker run --detach`, create and start in one docker call;
 # - attach: `docker run` attached (see below), its output streaming through this channel.
+# - reserve: only the reservation; the engine runs the container through docker's API
+#   (engine/api_run.py). The script says `reserved`, lets the lock go and waits for a line
+#   on stdin: `ended` (the container exited, or was never made) drops the reservation;
+#   anything else, or the end of stdin, keeps it (it ages out).
 CREATE_SCRIPT = (
     """d=$1; name=$2; want=$3; numa=$4; mem=$5; mult=$6; cap=$7; wait=$8; mode=$9
 shift 9; tag=$1; known=$2; shift 2
-say() { [ "$mode" = attach ] && printf '%s %s\\n' "$tag" "$*" >&2; }
+say() { case $mode in attach|reserve) printf '%s %s\\n' "$tag" "$*" >&2 ;; esac; }
 fail() { say fail "$1"; exit "$1"; }
 """
     + HOST_PATHS
@@ -107,7 +103,7 @@ out=$({ printf '%s\\n' "$census"
     [ -f "$f" ] && [ ! -h "$f" ] || continue
     l=; { read -r l <"$f"; } 2>/dev/null || [ -n "$l" ] && printf '@r %s %s\\n' "${f##*/}" "$l"
   done; } | awk -v me="$name" -v want="$want" -v numa="$numa" -v mem="$mem" -v mult="$mult" \\
-  -v cap="$cap" '
+  -v cap="$cap" -v mode="$mode" '
   function count(f) {
     if (f[1] == me || seen[f[1]]++) return
     k = split(f[2], cs, ","); for (j = 1; j <= k; j++) used[cs[j]]++
@@ -137,7 +133,8 @@ out=$({ printf '%s\\n' "$census"
       if (!timed || (t >= 0 && since - t < 120)) count(f)
       else if (!(base[i] in listed)) stale = stale " " base[i]
     }
-    if (found) exit 77
+    # In reserve mode the engine creates the container meanwhile: docker may list it.
+    if (found && mode != "reserve") exit 77
     k = split(want, w, ",")
     for (i = 1; i <= k; i++) if (used[w[i]] + 1 > mult) {
       print "core " w[i] " is already taken on this host" > "/dev/stderr"; exit 76 }
@@ -160,6 +157,12 @@ detach)
   $d container inspect --format . "$name" </dev/null >/dev/null 2>&1 && exit 78
   rm -f "$resv/$name"
   exit 1 ;;
+reserve)
+  exec 9<&-
+  say reserved
+  read -r word || word=
+  [ "$word" = ended ] && rm -f "$resv/$name"
+  exit 0 ;;
 esac
 """
     # attach: `docker run` without --detach, its output streaming through this channel for
@@ -223,103 +226,9 @@ def container_name(instance_id: str) -> str:
     return f"drove-{instance_id}"
 
 
-def spec_hash(spec: TaskSpec) -> str:
-    """16 hex of the sha256 of the canonical spec JSON (label drove.spec_hash)."""
-    canonical = json.dumps(spec.to_drove_json(), sort_keys=True, separators=(",", ":"))
-    return hashlib.sha256(canonical.encode()).hexdigest()[:16]
-
-
-def labels(record: TaskRecord, store_id: str) -> dict[str, str]:
-    """The labels through which every drove-tui process sees this task and its allocation."""
-    return {
-        "drove.managed": "1",
-        "drove.app": record.app,
-        "drove.task": record.task_id,
-        "drove.instance": record.instance_id,
-        "drove.cores": ",".join(str(c) for c in record.cores),
-        "drove.numa": str(record.numa_node if record.numa_node is not None else 0),
-        "drove.memory_mb": str(record.memory_mb),
-        "drove.spec_hash": spec_hash(record.spec),
-        "drove.owner": store_id,
-    }
-
-
-def env_file(spec: TaskSpec, record: TaskRecord, host: HostConfig) -> bytes:
-    """The `--env-file` content: the spec's env (an empty value takes the host's own, which
-    docker does for a bare NAME line) plus Drove's HOST and DROVE_* variables."""
-    lines: list[str] = []
-    for name, value in spec.env.items():
-        if "\n" in value or "\n" in name:
-            raise ValueError(f"env {name}: a value may not contain a newline")
-        lines.append(name if value == "" else f"{name}={value}")
-    ours = {
-        "HOST": host.address,
-        "DROVE_EXECUTOR_HOST": host.name,
-        "DROVE_TASK_ID": record.task_id,
-        "DROVE_INSTANCE_ID": record.instance_id,
-        "DROVE_SOURCE_APP_NAME": record.app,
-    }
-    lines.extend(f"{k}={v}" for k, v in ours.items())
-    return ("\n".join(lines) + "\n").encode()
-
-
 def pull(host: HostConfig, image: str) -> Command:
     """Pull `image` unless the host already has it (as `docker run` does)."""
     return Command.script(PULL_SCRIPT, host.docker, image)
-
-
-def create_args(spec: TaskSpec, record: TaskRecord, host: HostConfig, store_id: str) -> list[str]:
-    """`docker create` arguments: name, labels, pinning, limits, logging, mounts, user, image,
-    args. Tasks publish no ports, get no health check and are never restarted by docker."""
-    args = ["--name", container_name(record.instance_id), "--restart", "no"]
-    for key, value in labels(record, store_id).items():
-        args += ["--label", f"{key}={value}"]
-    args += ["--cpuset-cpus", ",".join(str(c) for c in record.cores)]
-    args += ["--cpuset-mems", str(record.numa_node or 0)]
-    args += ["--memory", f"{record.memory_mb}m", "--no-healthcheck"]
-    if host.nofile is not None:
-        args += ["--ulimit", f"nofile={host.nofile}:{host.nofile}"]
-    args += ["--env-file", "/dev/stdin"]
-    args += _logging_args(spec, record)
-    for volume in spec.volumes:
-        mode = "ro" if volume.mode is MountMode.READ_ONLY else "rw"
-        args += ["--volume", f"{volume.path_on_host}:{volume.path_in_container}:{mode}"]
-    for device in spec.devices:
-        target = device.path_in_container or device.path_on_host
-        perms = DEVICE_PERMISSION_FLAGS[device.permissions.value] if device.permissions else "rwm"
-        args += ["--device", f"{device.path_on_host}:{target}:{perms}"]
-    if spec.user_spec is not None:
-        user = spec.user_spec.user
-        if spec.user_spec.group:
-            user += f":{spec.user_spec.group}"
-        args += ["--user", user]
-    args.append(spec.executable.url)
-    args.extend(spec.args)
-    return args
-
-
-def _logging_args(spec: TaskSpec, record: TaskRecord) -> list[str]:
-    logging = spec.effective_logging
-    if isinstance(logging, LocalLogging):
-        return [
-            "--log-driver",
-            "json-file",
-            "--log-opt",
-            f"max-size={logging.max_size}",
-            "--log-opt",
-            f"max-file={logging.max_files}",
-            "--log-opt",
-            f"compress={'true' if logging.compress else 'false'}",
-        ]
-    tag = f"{logging.tag_prefix or ''}{record.app}-{record.task_id}{logging.tag_suffix or ''}"
-    return [
-        "--log-driver",
-        "syslog",
-        "--log-opt",
-        f"syslog-address=udp://{logging.server}",
-        "--log-opt",
-        f"tag={tag}",
-    ]
 
 
 def create(

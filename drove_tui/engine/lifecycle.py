@@ -18,7 +18,8 @@ from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
 
 from drove_tui.cluster.transport import CommandTimeout, TransportError
-from drove_tui.engine import executor, recovery
+from drove_tui.engine import container, executor, recovery
+from drove_tui.engine.attached import ApiRun
 from drove_tui.engine.configs import config_tar
 from drove_tui.engine.logs import merge_capture
 from drove_tui.engine.placement import NoFit, Request, check_request_size, place
@@ -197,11 +198,11 @@ async def starting(engine: Engine, record: TaskRecord) -> None:
     name = executor.container_name(record.instance_id)
     try:
         tar = await config_tar(spec, transport, host)
-        env = executor.env_file(spec, record, host)
+        env = container.env_file(spec, record, host)
     except (DroveError, ValueError) as err:
         _start_failed(engine, record, str(err))
         return
-    args = executor.create_args(spec, record, host, engine.store.store_id)
+    args = container.create_args(spec, record, host, engine.store.store_id)
     engine.exits.expect(record)
     if tar is None and engine.attached.room(host):
         await _start_attached(engine, record, host, args, env)
@@ -249,7 +250,14 @@ async def _start_attached(
     a probe, its first line or its exit) or the channel says why it did not."""
     tag = f"@drove-{secrets.token_hex(8)}"
     cmd = _create_script(engine, record, host, args, "attach", tag)
-    live = engine.attached.start(record, host, cmd, env=env, tag=tag)
+    socket = engine.removals.socket(host)
+    body = container.container_body(engine.spec_of(record), record, host, engine.store.store_id)
+    if socket is not None and body is not None:
+        reserve = _create_script(engine, record, host, [], "reserve", tag)
+        run = ApiRun(reserve=reserve, socket=socket, body=body, cli=cmd, env=env, tag=tag)
+        live = engine.attached.start_api(record, host, run)
+    else:
+        live = engine.attached.start(record, host, cmd, env=env, tag=tag)
     name = executor.container_name(record.instance_id)
     deadline = time.monotonic() + CREATE_TIMEOUT_S
     while True:

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from drove_tui.cluster.command import Command
-from drove_tui.engine import executor
+from drove_tui.engine import container, executor
 from drove_tui.models.inventory import HostConfig
 from drove_tui.models.spec import TaskSpec
 from drove_tui.models.states import TaskState
@@ -52,7 +52,7 @@ def record(spec: TaskSpec) -> TaskRecord:
 def test_create_args_pin_cores_cap_memory_label_and_never_restart() -> None:
     spec = TaskSpec.model_validate(SPEC)
     host = HostConfig(name="h1", address="127.0.0.1")
-    args = executor.create_args(spec, record(spec), host, "store-1")
+    args = container.create_args(spec, record(spec), host, "store-1")
     joined = " ".join(args)
     assert "--name drove-app-t1-abcd1234" in joined
     assert "--cpuset-cpus 1,2" in joined and "--cpuset-mems 0" in joined
@@ -67,13 +67,13 @@ def test_create_args_pin_cores_cap_memory_label_and_never_restart() -> None:
 def test_nofile_ulimit_only_when_the_host_sets_it() -> None:
     spec = TaskSpec.model_validate(SPEC)
     host = HostConfig(name="h1", address="127.0.0.1", nofile=20000)
-    assert "nofile=20000:20000" in executor.create_args(spec, record(spec), host, "s")
+    assert "nofile=20000:20000" in container.create_args(spec, record(spec), host, "s")
 
 
 def test_env_file_has_spec_env_host_passthrough_and_drove_variables() -> None:
     spec = TaskSpec.model_validate(SPEC)
     host = HostConfig(name="h1", address="10.0.0.5")
-    lines = executor.env_file(spec, record(spec), host).decode().splitlines()
+    lines = container.env_file(spec, record(spec), host).decode().splitlines()
     assert "A=1" in lines
     assert "FROM_HOST" in lines  # a bare name: docker takes the host's own value
     assert "HOST=10.0.0.5" in lines and "DROVE_EXECUTOR_HOST=h1" in lines
@@ -84,9 +84,9 @@ def test_env_file_has_spec_env_host_passthrough_and_drove_variables() -> None:
 def test_spec_hash_is_stable_and_changes_with_the_spec() -> None:
     spec = TaskSpec.model_validate(SPEC)
     other = TaskSpec.model_validate({**SPEC, "args": ["true"]})
-    assert executor.spec_hash(spec) == executor.spec_hash(TaskSpec.model_validate(SPEC))
-    assert len(executor.spec_hash(spec)) == 16
-    assert executor.spec_hash(spec) != executor.spec_hash(other)
+    assert container.spec_hash(spec) == container.spec_hash(TaskSpec.model_validate(SPEC))
+    assert len(container.spec_hash(spec)) == 16
+    assert container.spec_hash(spec) != container.spec_hash(other)
 
 
 FAKE_DOCKER = """#!/bin/sh
