@@ -161,17 +161,29 @@ async def remove_container(
     return parse_answer(raw)
 
 
-async def _call(
-    transport: Transport,
-    path: str,
-    method: str,
-    target: str,
-    body: dict[str, Any] | None = None,
-    *,
-    timeout: float,  # noqa: ASYNC109
-) -> Answer:
-    raw = await transport.unix_request(path, request(method, target, body), timeout=timeout)
-    return parse_answer(raw)
+def create_request(name: str, body: dict[str, Any]) -> bytes:
+    """`docker create --name NAME` with the API's JSON `body`, on a connection kept for the
+    next request (the attach): 201 created (Id, Warnings), 409 the name is taken, 404 no such
+    image."""
+    return request("POST", f"/containers/create?name={quote(name, safe='')}", body, keep=True)
+
+
+def start_request(name: str) -> bytes:
+    """`docker start NAME`: 204 started, 304 already started, 404 no such container."""
+    return request("POST", f"/containers/{quote(name, safe='')}/start")
+
+
+def wait_request(name: str, condition: str = "next-exit") -> bytes:
+    """Wait for the container's exit: docker answers the head (200) at once, once it
+    listens, and the body (see exit_code) at the exit; 404 no such container."""
+    return request("POST", f"/containers/{quote(name, safe='')}/wait?condition={condition}")
+
+
+def attach_request(name: str) -> bytes:
+    """Attach to the container's stdout and stderr: 101, then docker's multiplexed stream."""
+    target = f"/containers/{quote(name, safe='')}/attach?stream=1&stdout=1&stderr=1"
+    head = f"POST {target} HTTP/1.1\r\nHost: docker\r\nConnection: Upgrade\r\n"
+    return f"{head}Upgrade: tcp\r\n\r\n".encode()
 
 
 async def create_container(
@@ -182,10 +194,10 @@ async def create_container(
     *,
     timeout: float,  # noqa: ASYNC109
 ) -> Answer:
-    """`docker create --name NAME` with the API's JSON `body`: 201 created (the body has its
-    Id and Warnings), 409 the name is taken, 404 no such image."""
-    target = f"/containers/create?name={quote(name, safe='')}"
-    return await _call(transport, path, "POST", target, body, timeout=timeout)
+    """create_request as one call on its own connection."""
+    return parse_answer(
+        await transport.unix_request(path, create_request(name, body), timeout=timeout)
+    )
 
 
 async def start_container(
@@ -195,9 +207,8 @@ async def start_container(
     *,
     timeout: float,  # noqa: ASYNC109
 ) -> Answer:
-    """`docker start NAME`: 204 started, 304 already started, 404 no such container."""
-    target = f"/containers/{quote(name, safe='')}/start"
-    return await _call(transport, path, "POST", target, timeout=timeout)
+    """start_request as one call."""
+    return parse_answer(await transport.unix_request(path, start_request(name), timeout=timeout))
 
 
 async def wait_container(
@@ -207,10 +218,10 @@ async def wait_container(
     *,
     timeout: float,  # noqa: ASYNC109
 ) -> Answer:
-    """Wait until the container `name` is not running: 200 with its exit (see exit_code),
-    404 no such container."""
-    target = f"/containers/{quote(name, safe='')}/wait?condition=not-running"
-    return await _call(transport, path, "POST", target, timeout=timeout)
+    """Wait until the container `name` is not running (at once for one never started): 200
+    with its exit (see exit_code), 404 no such container."""
+    raw = await transport.unix_request(path, wait_request(name, "not-running"), timeout=timeout)
+    return parse_answer(raw)
 
 
 def _json(answer: Answer) -> dict[str, Any]:
@@ -346,12 +357,10 @@ async def attach(
     answers an error (404 no such container), ValueError for what is not an answer, and
     the transport's errors (SocketRefused, CommandTimeout, Unreachable) as they come."""
     deadline = asyncio.get_running_loop().time() + timeout
-    target = f"/containers/{quote(name, safe='')}/attach?stream=1&stdout=1&stderr=1"
-    head = f"POST {target} HTTP/1.1\r\nHost: docker\r\nConnection: Upgrade\r\nUpgrade: tcp\r\n\r\n"
     async with transport.unix_stream(path, timeout=timeout) as (reader, writer):
         try:
             async with asyncio.timeout_at(deadline):
-                writer.write(head.encode())
+                writer.write(attach_request(name))
                 early = await upgraded(reader)
         except TimeoutError:
             raise CommandTimeout(

@@ -1,9 +1,9 @@
 """Tasks run attached: the create script ends in `docker run` without --detach, so one SSH
 channel carries the task's whole life. Its stdout and stderr arrive live (no `docker logs` of
 its own), the script's closing marker gives the exit code (see executor.CREATE_SCRIPT), and
-what it printed is kept from that stream (no log capture before the removal). A task costs
-three docker calls: the census, `docker run` and `docker rm` (and an inspect when the exit
-code is not 0).
+what it printed is kept from that stream (no log capture before the removal). Where the
+host's docker socket serves, the script only reserves and docker's API runs the container
+(engine/api_run.py): the same output, exit and ends, and no docker client on the host.
 
 Whatever the channel cannot tell falls back to the detached way of watching a task: the host's
 event stream and probes give the exit, and the removal captures `docker logs` first. That is
@@ -18,7 +18,7 @@ import asyncio
 import logging
 import time
 from collections import deque
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal
 
 from drove_tui.cluster.command import Command
@@ -39,6 +39,7 @@ Key = tuple[str, str]
 KEEP_BYTES = 4 * 1024 * 1024
 LINE_OVERHEAD = 120  # what a kept line costs beyond its text (a LogLine and its str)
 DOCKER_HELP = "Run 'docker run --help' for more information"
+SCRIPT_END_S = 10.0  # how long the reserve script gets to drop a reservation and end
 # What `docker run` itself may say on stderr once it created the container, before its output
 # (moby's create warnings): not the container's output.
 DOCKER_WARNINGS = (
@@ -88,9 +89,29 @@ class LiveRun:
 
     @property
     def output_seen(self) -> bool:
-        """True once the container printed on stdout (so it has started; stderr does not
-        tell: docker's own complaints come there)."""
+        """True once the container printed on stdout, or docker said it started (stderr does
+        not tell: docker's own complaints come there)."""
         return self._stdout_seen
+
+    def mark_started(self) -> None:
+        """Docker said the container started (a run through its API)."""
+        self._stdout_seen = True
+        self._wake.fire()
+
+    def drop_output(self) -> None:
+        """Forget the lines kept: they were docker's and the script's words, not output."""
+        self.lines.clear()
+        self._sizes.clear()
+        self._bytes = 0
+
+    def reset(self) -> None:
+        """Forget all the channel said (its script is replaced by another)."""
+        self.drop_output()
+        self.first = 0
+        self._markers.clear()
+        self._stderr.clear()
+        self._stdout_seen = False
+        self.reserved.clear()
 
     @property
     def whole(self) -> bool:
@@ -142,8 +163,7 @@ class LiveRun:
         else:  # running, unknown, or no marker: the events and probes will tell
             ended = Ended("detached", status)
         if ended.kind in ("failed", "notstarted"):
-            self.lines.clear()  # docker's and the script's words, not the container's
-            self._sizes.clear()
+            self.drop_output()  # docker's and the script's words, not the container's
         return self.end(ended)
 
     async def until_ended(self, timeout: float) -> None:  # noqa: ASYNC109
@@ -173,9 +193,9 @@ class ApiRun:
 
     reserve: Command
     socket: str
-    body: dict[str, object]
+    body: dict[str, object] = field(repr=False)  # the env, secrets included
     cli: Command
-    env: bytes
+    env: bytes = field(repr=False)
     tag: str
 
 
@@ -186,6 +206,7 @@ class Attached:
         self._engine = engine
         self._runs: dict[Key, LiveRun] = {}
         self._pumps: dict[Key, asyncio.Task[None]] = {}
+        self._refused: dict[str, float] = {}  # host -> until when its socket is not tried
 
     def room(self, host: HostConfig) -> bool:
         """True when the host can give one more task a channel for its whole life: at most
@@ -206,8 +227,10 @@ class Attached:
         return live
 
     def start_api(self, record: TaskRecord, host: HostConfig, run: ApiRun) -> LiveRun:
-        """As start, through docker's API (engine/api_run.py), or with `run.cli` when the
-        socket turns out not to be usable."""
+        """As start, through docker's API (engine/api_run.py); with `run.cli` when the host
+        refused its socket in the last API_RETRY_S, or turns out to refuse it now."""
+        if time.monotonic() < self._refused.get(host.name, 0.0):
+            return self.start(record, host, run.cli, env=run.env, tag=run.tag)
         self.forget(record.key)
         live = LiveRun(record, host.name, run.tag, self._engine.signal(record.key))
         self._runs[record.key] = live
@@ -245,43 +268,46 @@ class Attached:
             transport.run(run.reserve, stdin=feed, timeout=None, on_line=live.on_line)
         )
         try:
+            said = asyncio.ensure_future(live.reserved.wait())
+            try:
+                await asyncio.wait({script, said}, return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                said.cancel()
+            if not live.reserved.is_set():  # no room, the lock, the name taken, or it broke
+                await self._script_ended(record, live, script)
+                return
             try:
                 got = await api_run.run(
-                    transport,
-                    run.socket,
-                    name,
-                    run.body,
-                    live.on_line,
-                    reserved=live.reserved,
-                    script=script,
+                    transport, run.socket, name, run.body, live.on_line, live.mark_started
                 )
             except api_run.NotUsable as err:
                 log.info("docker's API on %s: %s; running docker run", host.name, err)
-                feed.send(api_run.ENDED)
-                feed.close()
-                await asyncio.gather(script, return_exceptions=True)
+                if err.refused:
+                    self._refused[host.name] = time.monotonic() + api_run.API_RETRY_S
+                await _settle(feed, script, drop=True)
+                live.reset()
                 await self._pump(record, host, run.cli, run.env, live)
                 return
-            if got.drop:
-                feed.send(api_run.ENDED)
-            feed.close()
-            if got.kind == "unreserved":
-                await self._ended(record, live, script)
-                return
+            # As with the client: the reservation goes before the end is told.
+            await _settle(feed, script, drop=got.drop)
             if got.kind in ("failed", "notstarted"):
-                live.lines.clear()  # the container said nothing: docker's words are the text
+                live.drop_output()  # the container said nothing: docker's words are the text
             ended = live.end(Ended(got.kind, got.status, got.text))
             if ended.kind == "exited":
                 self._engine.exits.on_exit(name, ended.status)
-            # The script drops the reservation and ends; how it ends changes nothing.
-            await asyncio.wait({script}, timeout=api_run.API_TIMEOUT_S)
+        except asyncio.CancelledError:
+            raise
+        except Exception as err:  # never leave a waiter hanging
+            log.exception("attached run of %s/%s failed", record.app, record.task_id)
+            if live.ended is None:
+                live.end(Ended("broken", text=f"internal error: {err}"))
         finally:
             feed.close()
             if not script.done():
                 script.cancel()
             await asyncio.gather(script, return_exceptions=True)
 
-    async def _ended(
+    async def _script_ended(
         self, record: TaskRecord, live: LiveRun, script: asyncio.Task[RunResult]
     ) -> None:
         """The reserve script ended before it reserved: its markers say why."""
@@ -289,9 +315,6 @@ class Attached:
             done = await script
         except TransportError as err:
             live.end(Ended("broken", text=str(err)))
-        except Exception as err:  # never leave a waiter hanging
-            log.exception("attached run of %s/%s failed", record.app, record.task_id)
-            live.end(Ended("broken", text=f"internal error: {err}"))
         else:
             live.finish(done.exit_status)
 
@@ -313,3 +336,13 @@ class Attached:
             ended = live.finish(done.exit_status)
             if ended.kind == "exited":
                 engine.exits.on_exit(executor.container_name(record.instance_id), ended.status)
+
+
+async def _settle(feed: StdinFeed, script: asyncio.Task[RunResult], *, drop: bool) -> None:
+    """Tell the reserve script how the run ended: `ended` drops the reservation, which it
+    does before it ends (waited for, a while); the end of its input alone keeps it."""
+    if drop:
+        feed.send(api_run.ENDED)
+    feed.close()
+    if drop:
+        await asyncio.wait({script}, timeout=SCRIPT_END_S)

@@ -103,7 +103,7 @@ out=$({ printf '%s\\n' "$census"
     [ -f "$f" ] && [ ! -h "$f" ] || continue
     l=; { read -r l <"$f"; } 2>/dev/null || [ -n "$l" ] && printf '@r %s %s\\n' "${f##*/}" "$l"
   done; } | awk -v me="$name" -v want="$want" -v numa="$numa" -v mem="$mem" -v mult="$mult" \\
-  -v cap="$cap" -v mode="$mode" '
+  -v cap="$cap" '
   function count(f) {
     if (f[1] == me || seen[f[1]]++) return
     k = split(f[2], cs, ","); for (j = 1; j <= k; j++) used[cs[j]]++
@@ -133,8 +133,7 @@ out=$({ printf '%s\\n' "$census"
       if (!timed || (t >= 0 && since - t < 120)) count(f)
       else if (!(base[i] in listed)) stale = stale " " base[i]
     }
-    # In reserve mode the engine creates the container meanwhile: docker may list it.
-    if (found && mode != "reserve") exit 77
+    if (found) exit 77
     k = split(want, w, ",")
     for (i = 1; i <= k; i++) if (used[w[i]] + 1 > mult) {
       print "core " w[i] " is already taken on this host" > "/dev/stderr"; exit 76 }

@@ -1,8 +1,8 @@
-"""An attached task run through docker's Engine API (engine/api_run.py): create, then once the
-reserve script said `reserved`, the exit asked for and the output attached before the start;
-and how each way it can end is said (attached.Ended's kinds, and whether the reservation may
-go). Docker is a fake on in-memory connections: what it is sent and what of its answers the
-run has read are kept in one log, in order, so every ordering is checked without timing."""
+"""An attached task run through docker's Engine API (engine/api_run.py), once its reservation
+is made: create, the exit asked for and the output attached before the start; and how each
+way it can end is said (attached.Ended's kinds, and whether the reservation may go). Docker
+is a fake on in-memory connections: what it is sent and what of its answers the run has read
+are kept in one log, in order, so every ordering is checked without timing."""
 
 from __future__ import annotations
 
@@ -15,7 +15,6 @@ from typing import cast
 import pytest
 
 from drove_tui.cluster.transport import (
-    RunResult,
     SocketReader,
     SocketRefused,
     SocketWriter,
@@ -225,15 +224,6 @@ class Dockerd:
         return [entry for entry in self.log if not entry.startswith("read: ")]
 
 
-async def never() -> RunResult:
-    await asyncio.Event().wait()
-    raise AssertionError("unreachable")
-
-
-async def ended_unreserved() -> RunResult:
-    return RunResult(1, b"", b"")
-
-
 async def idle() -> None:
     """Let every task run until all wait (the fake's connections are in memory: no I/O)."""
     for _ in range(50):
@@ -241,14 +231,14 @@ async def idle() -> None:
 
 
 class Run:
-    """api_run.run against `docker`, its lines kept; `script` is the reserve script's task."""
+    """api_run.run against `docker`, its lines kept, and whether it was told the start."""
 
     def __init__(self, docker: Dockerd) -> None:
         self.docker = docker
         self.lines: list[tuple[str, bytes]] = []
-        self.reserved = asyncio.Event()
+        self.started = False
 
-    def go(self, script: asyncio.Task[RunResult]) -> asyncio.Task[Outcome]:
+    def go(self) -> asyncio.Task[Outcome]:
         return asyncio.create_task(
             api_run.run(
                 self.docker.transport,
@@ -256,19 +246,15 @@ class Run:
                 NAME,
                 BODY,
                 lambda stream, line: self.lines.append((stream, line)),
-                reserved=self.reserved,
-                script=script,
+                self.start,
             )
         )
 
+    def start(self) -> None:
+        self.started = True
+
     async def reserved_run(self) -> Outcome:
-        """The run with the script reserving at once (and running on meanwhile)."""
-        self.reserved.set()
-        script = asyncio.create_task(never())
-        try:
-            return await asyncio.wait_for(self.go(script), SAFETY_S)
-        finally:
-            script.cancel()
+        return await asyncio.wait_for(self.go(), SAFETY_S)
 
 
 # --- the run as it should go --------------------------------------------------------------------
@@ -277,37 +263,17 @@ class Run:
 async def test_a_run_creates_waits_attaches_then_starts_and_ends_with_the_exit_code() -> None:
     docker = Dockerd()
     run = Run(docker)
-    script = asyncio.create_task(never())
-    try:
-        running = run.go(script)
-        await idle()
-        # Created, and nothing more while the script has not reserved.
-        assert docker.log == [CREATE, "read: create answered"]
-        assert docker.bodies == {CREATE: BODY}
-        assert not running.done()
-        run.reserved.set()
-        got = await asyncio.wait_for(running, SAFETY_S)
-    finally:
-        script.cancel()
+    got = await run.reserved_run()
     assert got == Outcome("exited", 7, drop=True)
     assert run.lines == [("stdout", b"out"), ("stderr", b"err")]
+    assert run.started
+    assert docker.bodies == {CREATE: BODY}
     log = docker.log
     assert docker.requests() == [CREATE, WAIT, ATTACH, START]
     # The start only once docker listens for the exit and the output is attached.
     assert log.index(START) > log.index("read: wait's head")
     assert log.index(START) > log.index("read: attach upgraded")
     assert log[-3:] == [START, "read: start answered", "read: exit"]
-
-
-async def test_a_script_that_ends_before_reserving_removes_the_created_container() -> None:
-    docker = Dockerd()
-    run = Run(docker)
-    script = asyncio.create_task(ended_unreserved())
-    got = await asyncio.wait_for(run.go(script), SAFETY_S)
-    assert got == Outcome("unreserved")
-    assert docker.requests() == [CREATE, DELETE]
-    assert "read: removed" in docker.log
-    assert not run.reserved.is_set() and run.lines == []
 
 
 # --- docker says no -----------------------------------------------------------------------------
@@ -323,9 +289,18 @@ async def test_a_name_taken_is_already_exists_and_keeps_the_reservation() -> Non
 
 
 async def test_a_create_docker_refuses_fails_with_its_message_and_drops_the_reservation() -> None:
-    docker = Dockerd(create=answer(404, {"message": "No such image: img:1"}))
+    said = "invalid CpusetCpus: 9"
+    docker = Dockerd(create=answer(400, {"message": said}))
     got = await Run(docker).reserved_run()
-    assert got == Outcome("failed", 1, "No such image: img:1", drop=True)
+    assert got == Outcome("failed", 1, said, drop=True)
+    assert docker.requests() == [CREATE]
+
+
+async def test_a_missing_image_is_left_to_the_docker_client_which_pulls_it() -> None:
+    docker = Dockerd(create=answer(404, {"message": "No such image: img:1"}))
+    with pytest.raises(api_run.NotUsable, match="No such image") as caught:
+        await Run(docker).reserved_run()
+    assert not caught.value.refused  # the socket itself is fine
     assert docker.requests() == [CREATE]
 
 
@@ -337,6 +312,7 @@ async def test_a_start_docker_refuses_is_notstarted_with_its_message(status: int
     got = await run.reserved_run()
     assert got == Outcome("notstarted", 1, said, drop=True)
     assert docker.requests() == [CREATE, WAIT, ATTACH, START]
+    assert not run.started
 
 
 # --- the socket fails ---------------------------------------------------------------------------

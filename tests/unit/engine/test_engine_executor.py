@@ -488,3 +488,48 @@ def test_attached_run_with_no_room_says_so_before_running_anything(host: Host) -
     assert code == executor.NO_ROOM
     assert f"@T fail {executor.NO_ROOM}" in err.splitlines()
     assert not [c for c in host.calls() if c.startswith("run ")]
+
+
+def start_reserve(host: Host, cores: str = "1", census: str = "") -> subprocess.Popen[bytes]:
+    """CREATE_SCRIPT in reserve mode, its stdin left open (the engine's feed)."""
+    line = host.create_command(cores, 100, "reserve", census=census).line()
+    return subprocess.Popen(
+        ["sh", "-c", line], env=host.env, stdin=subprocess.PIPE, stderr=subprocess.PIPE
+    )
+
+
+def reservation(host: Host) -> Path:
+    return host.reservations / executor.container_name(
+        record(TaskSpec.model_validate(SPEC)).instance_id
+    )
+
+
+@pytest.mark.parametrize(("told", "kept"), [(b"ended\n", False), (b"", True), (b"other\n", True)])
+def test_reserve_mode_reserves_lets_the_lock_go_and_drops_the_reservation_only_when_told(
+    host: Host, told: bytes, kept: bool
+) -> None:
+    proc = start_reserve(host)
+    assert proc.stdin is not None and proc.stderr is not None
+    try:
+        assert proc.stderr.readline() == b"@T reserved\n"
+        assert reservation(host).read_text().startswith(f"{reservation(host).name} 1 0 100 r ")
+        # The lock is free while the run goes on: another create can take it at once.
+        lock = str(host.reservations).removesuffix(".d") + ".lock"
+        assert subprocess.run(["flock", "-n", lock, "true"], check=False).returncode == 0
+        proc.stdin.write(told)
+        proc.stdin.close()
+        assert proc.wait(timeout=30) == 0
+    finally:
+        proc.kill()
+        proc.wait()
+    assert reservation(host).exists() == kept
+    assert host.calls() == []  # no docker call: the engine's census, the engine's create
+
+
+def test_reserve_mode_with_no_room_says_so_and_reserves_nothing(host: Host) -> None:
+    proc = start_reserve(host, census="drove-x 1 0 100\n")
+    _, err = proc.communicate(timeout=30)
+    assert proc.returncode == executor.NO_ROOM
+    assert err.decode().splitlines()[-1] == f"@T fail {executor.NO_ROOM}"
+    assert b"reserved" not in err
+    assert not reservation(host).exists()
