@@ -161,11 +161,11 @@ async def remove_container(
     return parse_answer(raw)
 
 
-def create_request(name: str, body: dict[str, Any]) -> bytes:
-    """`docker create --name NAME` with the API's JSON `body`, on a connection kept for the
-    next request (the attach): 201 created (Id, Warnings), 409 the name is taken, 404 no such
+def create_request(name: str, body: dict[str, Any], *, keep: bool = False) -> bytes:
+    """`docker create --name NAME` with the API's JSON `body` (`keep`: the connection serves
+    the next request too): 201 created (Id, Warnings), 409 the name is taken, 404 no such
     image."""
-    return request("POST", f"/containers/create?name={quote(name, safe='')}", body, keep=True)
+    return request("POST", f"/containers/create?name={quote(name, safe='')}", body, keep=keep)
 
 
 def start_request(name: str) -> bytes:

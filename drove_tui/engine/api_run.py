@@ -101,7 +101,7 @@ async def _run(
     first: tuple[SocketReader, SocketWriter],
 ) -> Outcome:
     reader, writer = first
-    writer.write(docker_api.create_request(name, body))
+    writer.write(docker_api.create_request(name, body, keep=True))  # then the attach
     # The other two connections open while docker creates; the start's closes once answered.
     async with transport.unix_stream(path, timeout=API_TIMEOUT_S) as (exit_reader, exit_writer):
         async with transport.unix_stream(path, timeout=API_TIMEOUT_S) as (start_reader, start):
