@@ -7,9 +7,11 @@ where the docker command is plain `docker` and its endpoint (as the command itse
 in the full probe: DOCKER_HOST, DOCKER_CONTEXT and the current context all count) is a unix
 socket; anything else, or any failure, is left to the docker command line.
 
-One request per connection (HTTP/1.1 with `Connection: close`), answers read to their end.
-The attach is the exception: its connection is upgraded to docker's multiplexed stream of
-the container's output, which `Attached.pump` reads until the container closes it.
+One request per connection (HTTP/1.1 with `Connection: close`), answers read to their end,
+except for a task's run (engine/api_run.py): its create keeps the connection for the attach,
+which upgrades it to docker's multiplexed stream of the container's output (`Attached.pump`
+reads it until the container closes it), and its wait's answer is read head first, then
+the body as far as its chunks say.
 """
 
 from __future__ import annotations
@@ -69,8 +71,8 @@ def socket_path(docker: str, endpoint: str | None) -> str | None:
 
 
 class DockerError(ValueError):
-    """Docker answered an attach with an error (its message is the text), or said one in
-    the output's stream; `answer` is what it said."""
+    """Docker answered an attach or a wait with an error (its message is the text), or said
+    one in the output's stream; `answer` is what it said."""
 
     def __init__(self, answer: Answer) -> None:
         super().__init__(f"docker answered {answer.status}: {answer.message}")

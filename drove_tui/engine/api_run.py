@@ -47,7 +47,7 @@ Kind = Literal["exited", "failed", "notstarted", "detached", "broken"]
 @dataclass(frozen=True)
 class Outcome:
     """How the run ended, as attached.Ended says it, and whether the reservation may go:
-    the container exited, or was never made."""
+    the container exited, was never made, or will never start."""
 
     kind: Kind
     status: int = 0
@@ -122,7 +122,8 @@ async def _run(
             waiting = await _head(exit_reader)
             if waiting.status != docker_api.OK:
                 raise DockerError(await docker_api.read_rest(exit_reader, waiting))
-            stream = docker_api.Attached(reader, await docker_api.upgraded(reader))
+            async with asyncio.timeout(API_TIMEOUT_S):
+                stream = docker_api.Attached(reader, await docker_api.upgraded(reader))
             start.write(docker_api.start_request(name))
             started = await _answer(start_reader)
         if started.status not in (docker_api.NO_CONTENT, docker_api.NOT_MODIFIED):

@@ -93,6 +93,11 @@ class LiveRun:
         not tell: docker's own complaints come there)."""
         return self._stdout_seen
 
+    @property
+    def marked(self) -> bool:
+        """True once the script said how it ended (or that it reserved: `reserved`)."""
+        return bool(self._markers)
+
     def mark_started(self) -> None:
         """Docker said the container started (a run through its API)."""
         self._stdout_seen = True
@@ -284,7 +289,8 @@ class Attached:
                 log.info("docker's API on %s: %s; running docker run", host.name, err)
                 if err.refused:
                     self._refused[host.name] = time.monotonic() + api_run.API_RETRY_S
-                await _settle(feed, script, drop=True)
+                # Its reservation stays: the client's script counts it as its own and rewrites it.
+                await _settle(feed, script, drop=False)
                 live.reset()
                 await self._pump(record, host, run.cli, run.env, live)
                 return
@@ -310,13 +316,17 @@ class Attached:
     async def _script_ended(
         self, record: TaskRecord, live: LiveRun, script: asyncio.Task[RunResult]
     ) -> None:
-        """The reserve script ended before it reserved: its markers say why."""
+        """The reserve script ended before it reserved: its marker says why (none: it was cut
+        short, and nothing was made; the task is reconciled from the host)."""
         try:
             done = await script
         except TransportError as err:
             live.end(Ended("broken", text=str(err)))
         else:
-            live.finish(done.exit_status)
+            if live.marked:
+                live.finish(done.exit_status)
+            else:
+                live.end(Ended("broken", text="the create script ended before it reserved"))
 
     async def _pump(
         self, record: TaskRecord, host: HostConfig, cmd: Command, env: bytes, live: LiveRun
@@ -339,10 +349,9 @@ class Attached:
 
 
 async def _settle(feed: StdinFeed, script: asyncio.Task[RunResult], *, drop: bool) -> None:
-    """Tell the reserve script how the run ended: `ended` drops the reservation, which it
-    does before it ends (waited for, a while); the end of its input alone keeps it."""
+    """Tell the reserve script how the run ended and let it end (waited for, a while):
+    `ended` drops the reservation first; the end of its input alone keeps it."""
     if drop:
         feed.send(api_run.ENDED)
     feed.close()
-    if drop:
-        await asyncio.wait({script}, timeout=SCRIPT_END_S)
+    await asyncio.wait({script}, timeout=SCRIPT_END_S)
