@@ -6,11 +6,11 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from test_engine_executor import record as executor_record
 
 from drove_tui.engine import container
 from drove_tui.models.inventory import HostConfig
 from drove_tui.models.spec import TaskSpec
-from drove_tui.models.states import TaskState
 from drove_tui.models.task import TaskRecord
 
 SPEC: dict[str, Any] = {
@@ -44,19 +44,8 @@ def task(**changes: Any) -> TaskSpec:
 
 
 def record(spec: TaskSpec) -> TaskRecord:
-    return TaskRecord(
-        app="app",
-        task_id="t1",
-        instance_id="app-t1-abcd1234",
-        state=TaskState.STARTING,
-        spec=spec,
-        host="h1",
-        numa_node=1,
-        cores=[1, 2],
-        memory_mb=256,
-        created_at=1.0,
-        updated_at=1.0,
-    )
+    """The executor tests' record, on NUMA node 1 (so that the node is not docker's default)."""
+    return executor_record(spec).model_copy(update={"numa_node": 1})
 
 
 def body(spec: TaskSpec, host: HostConfig = HOST) -> dict[str, Any]:
