@@ -66,7 +66,7 @@ exec $d pull "$img"
 # - attach: `docker run` attached (see below), its output streaming through this channel.
 # - reserve: only the reservation; the engine runs the container through docker's API
 #   (engine/api_run.py). The script says `reserved`, lets the lock go and waits for a line
-#   on stdin: `ended` (the container exited, or was never made) drops the reservation;
+#   on stdin: `ended` (the container exited, was never made or will not start) drops it;
 #   anything else, or the end of stdin, keeps it (it ages out).
 CREATE_SCRIPT = (
     """d=$1; name=$2; want=$3; numa=$4; mem=$5; mult=$6; cap=$7; wait=$8; mode=$9
