@@ -116,6 +116,10 @@ class LocalTransport:
         """Send `request` to the unix socket `path` here; the answer, read until it closes."""
         return await socket_request(self, self.host, path, request, timeout=timeout)
 
+    def socket_refused(self, path: str) -> bool:
+        """Nothing is remembered here: a socket is always tried."""
+        return False
+
     @asynccontextmanager
     async def unix_stream(
         self,

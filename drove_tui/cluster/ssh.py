@@ -408,6 +408,11 @@ class SshTransport:
         until the socket closes (see Transport.unix_request and `unix_stream`)."""
         return await socket_request(self, self.where, path, request, timeout=timeout)
 
+    def socket_refused(self, path: str) -> bool:
+        """True while sshd's refusal of `path` is remembered (see unix_stream)."""
+        refused = self._refused.get(path)
+        return refused is not None and self._clock() < refused[0]
+
     @asynccontextmanager
     async def unix_stream(
         self,
@@ -421,9 +426,9 @@ class SshTransport:
         SOCKET_RETRY_S without asking again: OpenSSH says "open failed" alike for forwarding
         it forbids and for a socket that is missing (docker restarting), so both wait that
         long; the command line serves meanwhile."""
-        refused = self._refused.get(path)
-        if refused is not None and self._clock() < refused[0]:
-            raise SocketRefused(self.host, refused[1])  # a new one: a raise grows a traceback
+        if self.socket_refused(path):
+            # A new one each time: a raise grows the exception's traceback.
+            raise SocketRefused(self.host, self._refused[path][1])
         try:
             async with asyncio.timeout(timeout):
                 conn = await self.connection()

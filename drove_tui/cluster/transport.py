@@ -263,6 +263,11 @@ class Transport(Protocol):
         `timeout`."""
         ...
 
+    def socket_refused(self, path: str) -> bool:
+        """True while the host's refusal of the socket `path` is remembered (unix_stream would
+        raise SocketRefused at once): a caller can take the command line straight away."""
+        ...
+
     def unix_stream(
         self,
         path: str,

@@ -39,7 +39,6 @@ from drove_tui.engine.executor import ALREADY_EXISTS
 
 log = logging.getLogger(__name__)
 API_TIMEOUT_S = 60.0  # one connection's opening, or one answer; the run itself has no bound
-API_RETRY_S = 60.0  # a host that refused its socket runs tasks with the client this long
 ENDED = b"ended\n"  # what the reserve script waits for to drop the reservation
 Kind = Literal["exited", "failed", "notstarted", "detached", "broken"]
 
@@ -57,7 +56,8 @@ class Outcome:
 
 class NotUsable(Exception):  # noqa: N818 (a signal, not an error)
     """Nothing was created, and the docker client may do better: run with it. `refused`:
-    the host would not connect its socket (not asked again for API_RETRY_S)."""
+    the host would not connect its socket (its transport remembers that a while, and the
+    next tasks go to the client straight away)."""
 
     def __init__(self, message: str, *, refused: bool) -> None:
         super().__init__(message)

@@ -84,14 +84,14 @@ class LiveRun:
         self._sizes: list[int] = []  # what each kept line costs, as counted in _bytes
         self._markers: list[str] = []
         self.reserved = asyncio.Event()  # the reserve script said so (engine/api_run.py)
-        self._stdout_seen = False
+        self._started = False
         self._stderr: deque[str] = deque(maxlen=20)  # docker's complaint, when nothing ran
 
     @property
     def output_seen(self) -> bool:
         """True once the container printed on stdout, or docker said it started (stderr does
         not tell: docker's own complaints come there)."""
-        return self._stdout_seen
+        return self._started
 
     @property
     def marked(self) -> bool:
@@ -100,7 +100,7 @@ class LiveRun:
 
     def mark_started(self) -> None:
         """Docker said the container started (a run through its API)."""
-        self._stdout_seen = True
+        self._started = True
         self._wake.fire()
 
     def drop_output(self) -> None:
@@ -115,7 +115,7 @@ class LiveRun:
         self.first = 0
         self._markers.clear()
         self._stderr.clear()
-        self._stdout_seen = False
+        self._started = False
         self.reserved.clear()
 
     @property
@@ -148,8 +148,8 @@ class LiveRun:
             del self.lines[:drop]
             del self._sizes[:drop]
             self.first += drop
-        if stream == "stdout" and not self._stdout_seen:
-            self._stdout_seen = True
+        if stream == "stdout" and not self._started:
+            self._started = True
             self._wake.fire()  # the container runs: its start need not wait for the event
         self.changed.fire()
 
@@ -211,7 +211,6 @@ class Attached:
         self._engine = engine
         self._runs: dict[Key, LiveRun] = {}
         self._pumps: dict[Key, asyncio.Task[None]] = {}
-        self._refused: dict[str, float] = {}  # host -> until when its socket is not tried
 
     def room(self, host: HostConfig) -> bool:
         """True when the host can give one more task a channel for its whole life: at most
@@ -232,10 +231,8 @@ class Attached:
         return live
 
     def start_api(self, record: TaskRecord, host: HostConfig, run: ApiRun) -> LiveRun:
-        """As start, through docker's API (engine/api_run.py); with `run.cli` when the host
-        refused its socket in the last API_RETRY_S, or turns out to refuse it now."""
-        if time.monotonic() < self._refused.get(host.name, 0.0):
-            return self.start(record, host, run.cli, env=run.env, tag=run.tag)
+        """As start, through docker's API (engine/api_run.py), or with `run.cli` when the
+        socket turns out not to serve."""
         self.forget(record.key)
         live = LiveRun(record, host.name, run.tag, self._engine.signal(record.key))
         self._runs[record.key] = live
@@ -287,8 +284,6 @@ class Attached:
                 )
             except api_run.NotUsable as err:
                 log.info("docker's API on %s: %s; running docker run", host.name, err)
-                if err.refused:
-                    self._refused[host.name] = time.monotonic() + api_run.API_RETRY_S
                 # Its reservation stays: the client's script counts it as its own and rewrites it.
                 await _settle(feed, script, drop=False)
                 live.reset()

@@ -252,7 +252,8 @@ async def _start_attached(
     cmd = _create_script(engine, record, host, args, "attach", tag)
     socket = engine.removals.socket(host)
     body = container.container_body(engine.spec_of(record), record, host, engine.store.store_id)
-    if socket is not None and body is not None:
+    refused = socket is not None and engine.cluster.transport(host).socket_refused(socket)
+    if socket is not None and body is not None and not refused:
         reserve = _create_script(engine, record, host, [], "reserve", tag)
         run = ApiRun(reserve=reserve, socket=socket, body=body, cli=cmd, env=env, tag=tag)
         live = engine.attached.start_api(record, host, run)
